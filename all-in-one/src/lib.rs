@@ -1,0 +1,107 @@
+//! The all-in-one: the agent, collector and query libraries wired over one store in one
+//! process. It reuses each component's flags (`AgentArgs`, `CollectorArgs`, `QueryArgs`,
+//! `StorageArgs`) unchanged, so every flag means the same here as in the component binary.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use clap::Args;
+use sextant_agent::AgentArgs;
+use sextant_collector::CollectorArgs;
+use sextant_common::shutdown::Shutdown;
+use sextant_query::QueryArgs;
+use sextant_storage::{StorageArgs, StorageType};
+
+/// The backend used when `--span-storage.type` is not given.
+pub const DEFAULT_STORAGE: StorageType = StorageType::Memory;
+
+#[derive(Args, Debug, Clone)]
+pub struct AllInOneArgs {
+    #[command(flatten)]
+    pub agent: AgentArgs,
+    #[command(flatten)]
+    pub collector: CollectorArgs,
+    #[command(flatten)]
+    pub query: QueryArgs,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AllInOneError {
+    #[error("span storage: {0}")]
+    Storage(#[from] sextant_storage::StorageError),
+    #[error("collector: {0}")]
+    Collector(#[from] sextant_collector::CollectorError),
+    #[error("query: {0}")]
+    Query(#[from] sextant_query::QueryError),
+    #[error("agent: {0}")]
+    Agent(#[from] sextant_agent::AgentError),
+}
+
+/// What is running, with the real bound addresses.
+pub struct RunningAllInOne {
+    pub collector: sextant_collector::RunningCollector,
+    pub query: sextant_query::RunningQuery,
+    pub agent: sextant_agent::RunningAgent,
+}
+
+impl RunningAllInOne {
+    /// Waits for every component to drain after shutdown (each bounded by `timeout`).
+    pub async fn join(self, timeout: std::time::Duration) {
+        // The agent goes first: it flushes what it holds into the collector, which must
+        // still be accepting.
+        self.agent.join(timeout).await;
+        self.collector.join(timeout).await;
+        let _ = tokio::time::timeout(timeout, self.query.wait()).await;
+    }
+}
+
+/// Where the in-process agent should send: the collector's own gRPC port, on loopback when
+/// the collector listens on every interface.
+fn loopback_target(addr: SocketAddr) -> String {
+    let ip = if addr.ip().is_unspecified() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        addr.ip()
+    };
+    SocketAddr::new(ip, addr.port()).to_string()
+}
+
+/// Starts storage, collector, query and agent. Returns once every listener is bound.
+pub async fn run(
+    args: &AllInOneArgs,
+    shutdown: Shutdown,
+) -> Result<RunningAllInOne, AllInOneError> {
+    let storage = sextant_storage::build_with_default(&args.storage, DEFAULT_STORAGE).await?;
+    let collector =
+        sextant_collector::run(&args.collector, storage.clone(), shutdown.clone()).await?;
+    let query = sextant_query::run(&args.query, storage, shutdown.clone()).await?;
+
+    // The agent always reports to this process's collector (as Jaeger's all-in-one does),
+    // over real gRPC so the path is the same one a deployed agent takes.
+    let mut agent_args = args.agent.clone();
+    agent_args.reporter_host_port = loopback_target(collector.grpc_addr);
+    let agent = sextant_agent::run(&agent_args, shutdown).await?;
+    Ok(RunningAllInOne {
+        collector,
+        query,
+        agent,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_targets_loopback_when_collector_listens_everywhere() {
+        assert_eq!(
+            loopback_target("0.0.0.0:14250".parse().unwrap()),
+            "127.0.0.1:14250"
+        );
+        assert_eq!(
+            loopback_target("127.0.0.5:999".parse().unwrap()),
+            "127.0.0.5:999"
+        );
+    }
+}

@@ -1,0 +1,135 @@
+//! The Sextant collector: receives spans in every format Jaeger's collector accepts and
+//! writes them to storage.
+//!
+//! Layout: [`config`] holds the flags (shared with the all-in-one), [`receivers`] one module
+//! per wire protocol, [`processor`] the single path every receiver's spans take to storage
+//! (sanitising, metrics, backpressure), [`metrics`] Jaeger's metric names, [`server`] the
+//! listener plumbing. [`run`] starts everything and returns the bound addresses.
+//!
+//! | receiver | flag | default |
+//! | --- | --- | --- |
+//! | Jaeger api_v2 gRPC `PostSpans` | `--collector.grpc-server.host-port` | `:14250` |
+//! | Jaeger thrift HTTP `POST /api/traces` | `--collector.http-server.host-port` | `:14268` |
+//! | OTLP gRPC `TraceService/Export` | `--collector.otlp.grpc.host-port` | `:4317` |
+//! | OTLP HTTP `POST /v1/traces` | `--collector.otlp.http.host-port` | `:4318` |
+
+pub mod config;
+pub mod metrics;
+pub mod processor;
+pub mod receivers;
+pub mod sanitize;
+pub mod server;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use sextant_common::net::HostPortError;
+use sextant_common::shutdown::Shutdown;
+use sextant_storage::Storage;
+use tokio::task::JoinHandle;
+
+pub use config::CollectorArgs;
+pub use processor::{ProcessError, SpanFormat, SpanProcessor, Transport};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CollectorError {
+    #[error("invalid {what} address: {source}")]
+    Address {
+        what: &'static str,
+        source: HostPortError,
+    },
+    #[error("cannot listen for {what} on {addr}: {source}")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A started collector: where each receiver listens, and its server tasks.
+pub struct RunningCollector {
+    /// Jaeger api_v2 gRPC (`PostSpans`).
+    pub grpc_addr: SocketAddr,
+    /// Jaeger thrift over HTTP (`POST /api/traces`).
+    pub http_addr: SocketAddr,
+    /// OTLP gRPC; `None` when OTLP is disabled.
+    pub otlp_grpc_addr: Option<SocketAddr>,
+    /// OTLP HTTP; `None` when OTLP is disabled.
+    pub otlp_http_addr: Option<SocketAddr>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningCollector {
+    /// Waits until every receiver has stopped (after the [`Shutdown`] given to [`run`]
+    /// fired), or until `timeout` has passed; returns whether all stopped in time. Servers
+    /// still draining at the deadline are abandoned (aborted).
+    pub async fn join(self, timeout: Duration) -> bool {
+        let aborts: Vec<_> = self.tasks.iter().map(|t| t.abort_handle()).collect();
+        let all = futures::future::join_all(self.tasks);
+        match tokio::time::timeout(timeout, all).await {
+            Ok(_) => true,
+            Err(_) => {
+                tracing::warn!(?timeout, "collector receivers did not drain in time");
+                aborts.iter().for_each(|a| a.abort());
+                false
+            }
+        }
+    }
+}
+
+/// Binds every enabled receiver and serves until `shutdown` fires. Returns once all
+/// listeners are bound, so a caller may report readiness right away.
+pub async fn run(
+    args: &CollectorArgs,
+    storage: Storage,
+    shutdown: Shutdown,
+) -> Result<RunningCollector, CollectorError> {
+    let processor = SpanProcessor::new(storage.writer.clone(), args.num_workers, args.queue_size);
+    let max_msg = args.grpc_max_message_size;
+
+    // Bind everything first: a port conflict must fail start-up before anything serves.
+    let grpc_listener = server::bind("jaeger grpc", &args.grpc_host_port).await?;
+    let http_listener = server::bind("jaeger http", &args.http_host_port).await?;
+    let otlp_listeners = if args.otlp_enabled {
+        Some((
+            server::bind("otlp grpc", &args.otlp_grpc_host_port).await?,
+            server::bind("otlp http", &args.otlp_http_host_port).await?,
+        ))
+    } else {
+        None
+    };
+
+    let mut tasks = Vec::new();
+    let grpc_router = tonic::transport::Server::builder()
+        .add_service(receivers::grpc_api_v2::service(processor.clone(), max_msg));
+    let (grpc_addr, t) =
+        server::spawn_grpc("jaeger grpc", grpc_router, grpc_listener, shutdown.clone())?;
+    tasks.push(t);
+
+    let http_router = receivers::thrift_http::router(processor.clone(), args.http_max_body_size);
+    let (http_addr, t) =
+        server::spawn_http("jaeger http", http_router, http_listener, shutdown.clone())?;
+    tasks.push(t);
+
+    let (mut otlp_grpc_addr, mut otlp_http_addr) = (None, None);
+    if let Some((grpc, http)) = otlp_listeners {
+        let router = tonic::transport::Server::builder()
+            .add_service(receivers::otlp_grpc::service(processor.clone(), max_msg));
+        let (addr, t) = server::spawn_grpc("otlp grpc", router, grpc, shutdown.clone())?;
+        otlp_grpc_addr = Some(addr);
+        tasks.push(t);
+
+        let router = receivers::otlp_http::router(processor.clone(), args.http_max_body_size);
+        let (addr, t) = server::spawn_http("otlp http", router, http, shutdown.clone())?;
+        otlp_http_addr = Some(addr);
+        tasks.push(t);
+    }
+
+    Ok(RunningCollector {
+        grpc_addr,
+        http_addr,
+        otlp_grpc_addr,
+        otlp_http_addr,
+        tasks,
+    })
+}

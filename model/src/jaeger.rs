@@ -1,0 +1,430 @@
+//! Jaeger's v1 span model and its one mapping to and from the internal [`Span`].
+//!
+//! Every Jaeger-shaped format (thrift batches, api_v2 protobuf, the UI's JSON, and later the
+//! Cassandra and Elasticsearch layouts) converts structurally to [`JaegerSpan`] and lets this
+//! module do the semantic part: lifting `span.kind`, status, trace state and scope tags into
+//! typed fields, splitting references into parent and links, and the way back. Keeping it in
+//! one place is what makes every Jaeger format agree.
+//!
+//! Decisions (see also the module docs of [`crate::span`]):
+//! * Status out: `Ok` → `otel.status_code=OK`; `Error` → `error=true` (and
+//!   `otel.status_description` when there is a message). Jaeger clients mark errors with
+//!   `error=true` only, so this keeps their spans byte-identical on a round trip.
+//! * Status in: `error=true` (bool or the string "true") or `otel.status_code=ERROR` → Error,
+//!   `otel.status_code=OK` → Ok; those tags are removed. `error=false` stays a plain tag.
+//! * Scope in/out: `otel.scope.name` / `otel.scope.version` (and the older
+//!   `otel.library.name` / `otel.library.version`) tags ⇄ [`Scope`]. Scope attributes have
+//!   no v1 representation and are dropped on the way out, as Jaeger does.
+
+use std::sync::Arc;
+
+use crate::span::*;
+
+pub const TAG_SPAN_KIND: &str = "span.kind";
+pub const TAG_ERROR: &str = "error";
+pub const TAG_STATUS_CODE: &str = "otel.status_code";
+pub const TAG_STATUS_DESCRIPTION: &str = "otel.status_description";
+pub const TAG_TRACE_STATE: &str = "w3c.tracestate";
+pub const TAG_SCOPE_NAME: &str = "otel.scope.name";
+pub const TAG_SCOPE_VERSION: &str = "otel.scope.version";
+pub const TAG_LIBRARY_NAME: &str = "otel.library.name";
+pub const TAG_LIBRARY_VERSION: &str = "otel.library.version";
+/// The log field that carries an event's name.
+pub const LOG_FIELD_EVENT: &str = "event";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RefType {
+    ChildOf,
+    FollowsFrom,
+}
+
+impl RefType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefType::ChildOf => "child_of",
+            RefType::FollowsFrom => "follows_from",
+        }
+    }
+    /// The UI JSON spelling.
+    pub fn as_upper_str(self) -> &'static str {
+        match self {
+            RefType::ChildOf => "CHILD_OF",
+            RefType::FollowsFrom => "FOLLOWS_FROM",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct JaegerRef {
+    pub ref_type: RefType,
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct JaegerLog {
+    pub timestamp_us: i64,
+    pub fields: Vec<KeyValue>,
+}
+
+/// Jaeger's v1 span. The process is a [`Resource`] (service name + tags), shared by `Arc`
+/// because a batch carries one process for all its spans.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct JaegerSpan {
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    pub operation_name: String,
+    pub references: Vec<JaegerRef>,
+    pub flags: u32,
+    pub start_time_us: i64,
+    pub duration_us: i64,
+    pub tags: Vec<KeyValue>,
+    pub logs: Vec<JaegerLog>,
+    pub process: Arc<Resource>,
+    pub warnings: Vec<String>,
+}
+
+fn us_to_ns(us: i64, what: &str, warnings: &mut Vec<String>) -> u64 {
+    if us < 0 {
+        warnings.push(format!("negative {what} {us}us clamped to 0"));
+        0
+    } else {
+        (us as u64).saturating_mul(1000)
+    }
+}
+
+fn take_tag(tags: &mut Vec<KeyValue>, key: &str) -> Option<AnyValue> {
+    let pos = tags.iter().position(|kv| kv.key == key)?;
+    Some(tags.remove(pos).value)
+}
+
+fn is_true(v: &AnyValue) -> bool {
+    match v {
+        AnyValue::Bool(b) => *b,
+        AnyValue::Str(s) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+impl JaegerSpan {
+    /// Jaeger → internal model (lifting the tags described in the module docs).
+    pub fn into_span(self) -> Span {
+        let JaegerSpan {
+            trace_id,
+            span_id,
+            operation_name,
+            references,
+            flags,
+            start_time_us,
+            duration_us,
+            mut tags,
+            logs,
+            process,
+            mut warnings,
+        } = self;
+
+        let start = us_to_ns(start_time_us, "start time", &mut warnings);
+        let duration = us_to_ns(duration_us, "duration", &mut warnings);
+
+        // Only scan for special tags when one could be present: keeps the hot path cheap.
+        let mut kind = SpanKind::Unspecified;
+        let mut status = Status::default();
+        let mut trace_state = String::new();
+        let mut scope: Option<Scope> = None;
+        if tags.iter().any(|kv| is_special_tag(&kv.key)) {
+            if let Some(v) = take_tag(&mut tags, TAG_SPAN_KIND) {
+                match SpanKind::from_jaeger_str(&v.to_string_lossy()) {
+                    Some(k) => kind = k,
+                    // An unknown kind stays visible as a plain tag.
+                    None => tags.push(KeyValue::new(TAG_SPAN_KIND, v)),
+                }
+            }
+            if tags
+                .iter()
+                .any(|kv| kv.key == TAG_ERROR && is_true(&kv.value))
+            {
+                take_tag(&mut tags, TAG_ERROR);
+                status.code = StatusCode::Error;
+            }
+            if let Some(v) = take_tag(&mut tags, TAG_STATUS_CODE) {
+                match v.to_string_lossy().to_ascii_uppercase().as_str() {
+                    "ERROR" => status.code = StatusCode::Error,
+                    "OK" => status.code = StatusCode::Ok,
+                    _ => {}
+                }
+            }
+            if let Some(v) = take_tag(&mut tags, TAG_STATUS_DESCRIPTION) {
+                status.message = v.to_string_lossy();
+            }
+            if let Some(v) = take_tag(&mut tags, TAG_TRACE_STATE) {
+                trace_state = v.to_string_lossy();
+            }
+            for (name_key, version_key) in [
+                (TAG_SCOPE_NAME, TAG_SCOPE_VERSION),
+                (TAG_LIBRARY_NAME, TAG_LIBRARY_VERSION),
+            ] {
+                let name = take_tag(&mut tags, name_key);
+                let version = take_tag(&mut tags, version_key);
+                if name.is_some() || version.is_some() {
+                    let s = scope.get_or_insert_with(Scope::default);
+                    if let Some(n) = name {
+                        s.name = n.to_string_lossy();
+                    }
+                    if let Some(v) = version {
+                        s.version = v.to_string_lossy();
+                    }
+                }
+            }
+        }
+
+        let mut parent_span_id = SpanId(0);
+        let mut links = Vec::new();
+        for r in references {
+            if parent_span_id.is_zero()
+                && r.ref_type == RefType::ChildOf
+                && r.trace_id == trace_id
+                && !r.span_id.is_zero()
+            {
+                parent_span_id = r.span_id;
+            } else {
+                links.push(Link {
+                    trace_id: r.trace_id,
+                    span_id: r.span_id,
+                    attributes: vec![KeyValue::new(REF_TYPE_ATTR, r.ref_type.as_str())],
+                    ..Default::default()
+                });
+            }
+        }
+
+        let events = logs
+            .into_iter()
+            .map(|log| {
+                let mut fields = log.fields;
+                let name = match fields.iter().position(|kv| {
+                    kv.key == LOG_FIELD_EVENT && matches!(kv.value, AnyValue::Str(_))
+                }) {
+                    Some(pos) => match fields.remove(pos).value {
+                        AnyValue::Str(s) => s,
+                        _ => String::new(),
+                    },
+                    None => String::new(),
+                };
+                Event {
+                    time_unix_nano: us_to_ns(log.timestamp_us, "log timestamp", &mut warnings),
+                    name,
+                    attributes: fields,
+                    dropped_attributes_count: 0,
+                }
+            })
+            .collect();
+
+        Span {
+            trace_id,
+            span_id,
+            parent_span_id,
+            trace_state,
+            name: operation_name,
+            kind,
+            start_time_unix_nano: start,
+            end_time_unix_nano: start.saturating_add(duration),
+            attributes: tags,
+            dropped_attributes_count: 0,
+            events,
+            dropped_events_count: 0,
+            links,
+            dropped_links_count: 0,
+            status,
+            flags,
+            resource: process,
+            scope: scope.map(Arc::new).unwrap_or_default(),
+            warnings,
+        }
+    }
+
+    /// Internal model → Jaeger (re-creating the lifted tags).
+    pub fn from_span(span: &Span) -> JaegerSpan {
+        let mut references = Vec::with_capacity(span.links.len() + 1);
+        if !span.parent_span_id.is_zero() {
+            references.push(JaegerRef {
+                ref_type: RefType::ChildOf,
+                trace_id: span.trace_id,
+                span_id: span.parent_span_id,
+            });
+        }
+        for link in &span.links {
+            let ref_type = match find_attr(&link.attributes, REF_TYPE_ATTR).and_then(|v| v.as_str())
+            {
+                Some("child_of") => RefType::ChildOf,
+                _ => RefType::FollowsFrom,
+            };
+            references.push(JaegerRef {
+                ref_type,
+                trace_id: link.trace_id,
+                span_id: link.span_id,
+            });
+        }
+
+        let mut tags = span.attributes.clone();
+        if span.kind != SpanKind::Unspecified {
+            tags.push(KeyValue::new(TAG_SPAN_KIND, span.kind.as_jaeger_str()));
+        }
+        match span.status.code {
+            StatusCode::Unset => {}
+            StatusCode::Ok => tags.push(KeyValue::new(TAG_STATUS_CODE, "OK")),
+            StatusCode::Error => tags.push(KeyValue::new(TAG_ERROR, true)),
+        }
+        if !span.status.message.is_empty() {
+            tags.push(KeyValue::new(
+                TAG_STATUS_DESCRIPTION,
+                span.status.message.clone(),
+            ));
+        }
+        if !span.trace_state.is_empty() {
+            tags.push(KeyValue::new(TAG_TRACE_STATE, span.trace_state.clone()));
+        }
+        if !span.scope.name.is_empty() {
+            tags.push(KeyValue::new(TAG_SCOPE_NAME, span.scope.name.clone()));
+        }
+        if !span.scope.version.is_empty() {
+            tags.push(KeyValue::new(TAG_SCOPE_VERSION, span.scope.version.clone()));
+        }
+
+        let logs = span
+            .events
+            .iter()
+            .map(|e| {
+                let mut fields = Vec::with_capacity(e.attributes.len() + 1);
+                if !e.name.is_empty() {
+                    fields.push(KeyValue::new(LOG_FIELD_EVENT, e.name.clone()));
+                }
+                fields.extend(e.attributes.iter().cloned());
+                JaegerLog {
+                    timestamp_us: ns_to_us(e.time_unix_nano),
+                    fields,
+                }
+            })
+            .collect();
+
+        JaegerSpan {
+            trace_id: span.trace_id,
+            span_id: span.span_id,
+            operation_name: span.name.clone(),
+            references,
+            flags: span.flags,
+            start_time_us: ns_to_us(span.start_time_unix_nano),
+            duration_us: ns_to_us(span.duration_nanos()),
+            tags,
+            logs,
+            process: span.resource.clone(),
+            warnings: span.warnings.clone(),
+        }
+    }
+}
+
+/// Nanoseconds → Jaeger microseconds (truncating, as Jaeger does).
+pub fn ns_to_us(ns: u64) -> i64 {
+    (ns / 1000).min(i64::MAX as u64) as i64
+}
+
+fn is_special_tag(key: &str) -> bool {
+    matches!(
+        key,
+        TAG_SPAN_KIND
+            | TAG_ERROR
+            | TAG_STATUS_CODE
+            | TAG_STATUS_DESCRIPTION
+            | TAG_TRACE_STATE
+            | TAG_SCOPE_NAME
+            | TAG_SCOPE_VERSION
+            | TAG_LIBRARY_NAME
+            | TAG_LIBRARY_VERSION
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> JaegerSpan {
+        let tid = TraceId::from_halves(7, 9);
+        JaegerSpan {
+            trace_id: tid,
+            span_id: SpanId(3),
+            operation_name: "GET /x".into(),
+            references: vec![
+                JaegerRef {
+                    ref_type: RefType::ChildOf,
+                    trace_id: tid,
+                    span_id: SpanId(2),
+                },
+                JaegerRef {
+                    ref_type: RefType::FollowsFrom,
+                    trace_id: TraceId(5),
+                    span_id: SpanId(8),
+                },
+            ],
+            flags: 1,
+            start_time_us: 1_500_000_000_000_000,
+            duration_us: 1234,
+            tags: vec![
+                KeyValue::new("http.method", "GET"),
+                KeyValue::new("span.kind", "server"),
+                KeyValue::new("error", true),
+                KeyValue::new("otel.scope.name", "lib"),
+            ],
+            logs: vec![JaegerLog {
+                timestamp_us: 1_500_000_000_000_100,
+                fields: vec![
+                    KeyValue::new("event", "retry"),
+                    KeyValue::new("attempt", 2i64),
+                ],
+            }],
+            process: Arc::new(Resource {
+                service_name: "frontend".into(),
+                attributes: vec![KeyValue::new("hostname", "h1")],
+                ..Default::default()
+            }),
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn lifts_special_tags() {
+        let span = sample().into_span();
+        assert_eq!(span.kind, SpanKind::Server);
+        assert_eq!(span.status.code, StatusCode::Error);
+        assert_eq!(span.scope.name, "lib");
+        assert_eq!(span.attributes, vec![KeyValue::new("http.method", "GET")]);
+        assert_eq!(span.parent_span_id, SpanId(2));
+        assert_eq!(span.links.len(), 1);
+        assert_eq!(span.events[0].name, "retry");
+        assert_eq!(span.duration_nanos(), 1_234_000);
+    }
+
+    #[test]
+    fn model_round_trip_is_lossless() {
+        let span = sample().into_span();
+        let back = JaegerSpan::from_span(&span).into_span();
+        assert_eq!(back, span);
+    }
+
+    #[test]
+    fn plain_jaeger_span_round_trips_exactly() {
+        let mut j = sample();
+        j.tags = vec![
+            KeyValue::new("http.method", "GET"),
+            KeyValue::new("error", true),
+        ];
+        let back = JaegerSpan::from_span(&j.clone().into_span());
+        assert_eq!(back, j);
+    }
+
+    #[test]
+    fn negative_times_are_clamped_with_a_warning() {
+        let mut j = sample();
+        j.duration_us = -5;
+        let span = j.into_span();
+        assert_eq!(span.duration_nanos(), 0);
+        assert!(span.warnings[0].contains("negative duration"));
+    }
+}

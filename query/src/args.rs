@@ -1,0 +1,88 @@
+//! The query service's flags, defined once and flattened by `sextant-query` and the
+//! all-in-one. Names and environment variables follow Jaeger v1 (`--query.base-path`,
+//! `QUERY_BASE_PATH`, …).
+
+use clap::Args;
+
+use crate::error::QueryError;
+
+#[derive(Args, Debug, Clone)]
+pub struct QueryArgs {
+    /// Address of the HTTP query server (JSON API under `/api`), Jaeger's `host:port`
+    /// syntax (`:16686` listens on all interfaces).
+    #[arg(
+        id = "query.http-server.host-port",
+        long = "query.http-server.host-port",
+        env = "QUERY_HTTP_SERVER_HOST_PORT",
+        default_value = ":16686"
+    )]
+    pub http_host_port: String,
+
+    /// Base path every HTTP route is mounted under, e.g. `/jaeger` behind a reverse proxy
+    /// that forwards `/jaeger/...` unchanged.
+    #[arg(long = "query.base-path", env = "QUERY_BASE_PATH", default_value = "/")]
+    pub base_path: String,
+}
+
+impl Default for QueryArgs {
+    fn default() -> Self {
+        QueryArgs {
+            http_host_port: ":16686".into(),
+            base_path: "/".into(),
+        }
+    }
+}
+
+impl QueryArgs {
+    /// The base path without its trailing slash: `""` for the root, else `/a/b`.
+    ///
+    /// Only unreserved URL characters are accepted, so the path can never be read as a
+    /// route pattern (`{param}`) by the router.
+    pub fn normalized_base_path(&self) -> Result<String, QueryError> {
+        let raw = self.base_path.trim();
+        let err = |reason: &str| QueryError::InvalidBasePath {
+            path: raw.to_string(),
+            reason: reason.to_string(),
+        };
+        if !raw.starts_with('/') {
+            return Err(err("must start with '/'"));
+        }
+        let trimmed = raw.trim_end_matches('/');
+        if trimmed.split('/').skip(1).any(|segment| segment.is_empty()) {
+            return Err(err("empty path segment"));
+        }
+        let allowed =
+            |c: char| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '.' | '_' | '~');
+        if !trimmed.chars().all(allowed) {
+            return Err(err(
+                "only letters, digits, '/', '-', '.', '_' and '~' are allowed",
+            ));
+        }
+        Ok(trimmed.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(p: &str) -> Result<String, QueryError> {
+        QueryArgs {
+            base_path: p.into(),
+            ..Default::default()
+        }
+        .normalized_base_path()
+    }
+
+    #[test]
+    fn base_paths_normalize() {
+        assert_eq!(norm("/").unwrap(), "");
+        assert_eq!(norm("/jaeger").unwrap(), "/jaeger");
+        assert_eq!(norm("/jaeger/").unwrap(), "/jaeger");
+        assert_eq!(norm("/a/b-c").unwrap(), "/a/b-c");
+        assert!(norm("jaeger").is_err());
+        assert!(norm("/a//b").is_err());
+        assert!(norm("/{x}").is_err());
+        assert!(norm("/a b").is_err());
+    }
+}

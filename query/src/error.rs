@@ -1,0 +1,18 @@
+//! Why the query service could not start.
+
+use std::net::SocketAddr;
+
+use sextant_common::net::HostPortError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error(transparent)]
+    InvalidHostPort(#[from] HostPortError),
+    #[error("invalid --query.base-path {path:?}: {reason}")]
+    InvalidBasePath { path: String, reason: String },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}

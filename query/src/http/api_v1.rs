@@ -1,0 +1,256 @@
+//! Jaeger's v1 JSON API, the one the Jaeger UI and Grafana's Jaeger data source call
+//! (jaeger `cmd/query/app/http_handler.go`):
+//!
+//! | route | data |
+//! | --- | --- |
+//! | `GET /api/services` | service names |
+//! | `GET /api/services/{service}/operations` | operation names (legacy) |
+//! | `GET /api/operations?service=&spanKind=` | `[{"name", "spanKind"}]` |
+//! | `GET /api/traces/{traceID}` | `[trace]`, 404 when unknown |
+//! | `GET /api/traces?service=…` or `?traceID=…` | `[trace, …]` |
+//! | `GET /api/dependencies?endTs=&lookback=` | `[{"parent", "child", "callCount"}]` |
+//!
+//! Bad parameters answer 400, storage failures 500 (see [`ApiError`]), both in the envelope.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::SystemTime;
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Serialize;
+use sextant_model::ui_json::UiTrace;
+use sextant_model::TraceId;
+
+use super::params::{
+    parse_dependencies, parse_search, parse_span_kind, KindFilter, Params, SearchRequest,
+};
+use super::response::{json_response, ApiError, Envelope, StructuredError};
+use super::ApiState;
+use crate::metrics;
+
+/// Jaeger's `spanstore.ErrTraceNotFound` text, which clients match on.
+pub const TRACE_NOT_FOUND: &str = "trace not found";
+
+pub fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/services", get(services))
+        .route("/api/services/{service}/operations", get(operations_legacy))
+        .route("/api/operations", get(operations))
+        .route("/api/traces", get(search))
+        .route("/api/traces/{trace_id}", get(get_trace))
+        .route("/api/dependencies", get(dependencies))
+}
+
+/// One entry of `/api/operations`.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct OperationJson {
+    pub name: String,
+    #[serde(rename = "spanKind")]
+    pub span_kind: String,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct DependencyLinkJson {
+    pub parent: String,
+    pub child: String,
+    #[serde(rename = "callCount")]
+    pub call_count: u64,
+}
+
+fn ok<T: Serialize>(params: &Params, body: Envelope<T>) -> Response {
+    json_response(StatusCode::OK, &body, params.pretty())
+}
+
+async fn services(State(st): State<ApiState>, RawQuery(raw): RawQuery) -> Response {
+    let params = Params::parse(raw.as_deref());
+    let result = metrics::global()
+        .observe("get_services", st.storage.reader.get_services())
+        .await;
+    match result {
+        Ok(services) => {
+            let total = services.len();
+            ok(&params, Envelope::new(services).with_total(total))
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn operations_legacy(
+    State(st): State<ApiState>,
+    service: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let params = Params::parse(raw.as_deref());
+    let service = match service {
+        Ok(Path(s)) => s,
+        Err(e) => return ApiError::bad_request(e.body_text()).into_response(),
+    };
+    let result = metrics::global()
+        .observe(
+            "get_operations",
+            st.storage.reader.get_operations(&service, None),
+        )
+        .await;
+    match result {
+        Ok(ops) => {
+            // The legacy route lists names only, once each whatever their span kinds.
+            let names: Vec<String> = ops
+                .into_iter()
+                .map(|op| op.name)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let total = names.len();
+            ok(&params, Envelope::new(names).with_total(total))
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn operations(State(st): State<ApiState>, RawQuery(raw): RawQuery) -> Response {
+    let params = Params::parse(raw.as_deref());
+    let service = params.first("service");
+    if service.is_empty() {
+        return ApiError::bad_request("parameter 'service' is required").into_response();
+    }
+    let kind = match parse_span_kind(params.first("spanKind")) {
+        KindFilter::All => None,
+        KindFilter::Only(k) => Some(k),
+        KindFilter::Unknown => {
+            return ok(&params, Envelope::new(Vec::<OperationJson>::new()));
+        }
+    };
+    let result = metrics::global()
+        .observe(
+            "get_operations",
+            st.storage.reader.get_operations(service, kind),
+        )
+        .await;
+    match result {
+        Ok(ops) => {
+            let data: Vec<OperationJson> = ops
+                .into_iter()
+                .map(|op| OperationJson {
+                    name: op.name,
+                    span_kind: op.span_kind.as_jaeger_str().to_string(),
+                })
+                .collect();
+            let total = data.len();
+            ok(&params, Envelope::new(data).with_total(total))
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn get_trace(
+    State(st): State<ApiState>,
+    trace_id: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let params = Params::parse(raw.as_deref());
+    let id = match trace_id {
+        Ok(Path(text)) => match text.parse::<TraceId>() {
+            Ok(id) => id,
+            Err(e) => return ApiError::bad_request(e.to_string()).into_response(),
+        },
+        Err(e) => return ApiError::bad_request(e.body_text()).into_response(),
+    };
+    let result = metrics::global()
+        .observe("get_trace", st.storage.reader.get_traces(&[id]))
+        .await;
+    match result {
+        Ok(traces) => match traces.into_iter().find(|t| !t.spans.is_empty()) {
+            Some(trace) => ok(&params, Envelope::new(vec![UiTrace::from_trace(&trace)])),
+            None => ApiError::not_found(TRACE_NOT_FOUND).into_response(),
+        },
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn search(State(st): State<ApiState>, RawQuery(raw): RawQuery) -> Response {
+    let params = Params::parse(raw.as_deref());
+    let SearchRequest { query, trace_ids } = match parse_search(&params, SystemTime::now()) {
+        Ok(r) => r,
+        Err(e) => return ApiError::bad_request(e.0).into_response(),
+    };
+    let m = metrics::global();
+    if trace_ids.is_empty() {
+        return match m
+            .observe("find_traces", st.storage.reader.find_traces(&query))
+            .await
+        {
+            Ok(traces) => {
+                let data: Vec<UiTrace> = traces.iter().map(UiTrace::from_trace).collect();
+                ok(&params, Envelope::new(data))
+            }
+            Err(e) => ApiError::from(e).into_response(),
+        };
+    }
+    match m
+        .observe("get_trace", st.storage.reader.get_traces(&trace_ids))
+        .await
+    {
+        Ok(traces) => {
+            let found: BTreeSet<TraceId> = traces.iter().filter_map(|t| t.trace_id()).collect();
+            // Jaeger reports each missing ID as an error entry next to the traces found.
+            let errors = trace_ids
+                .iter()
+                .filter(|id| !found.contains(id))
+                .map(|id| StructuredError {
+                    code: 0,
+                    msg: TRACE_NOT_FOUND.to_string(),
+                    trace_id: id.to_jaeger_string(),
+                })
+                .collect();
+            let data: Vec<UiTrace> = traces
+                .iter()
+                .filter(|t| !t.spans.is_empty())
+                .map(UiTrace::from_trace)
+                .collect();
+            ok(&params, Envelope::new(data).with_errors(errors))
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn dependencies(State(st): State<ApiState>, RawQuery(raw): RawQuery) -> Response {
+    let params = Params::parse(raw.as_deref());
+    let req = match parse_dependencies(&params, SystemTime::now()) {
+        Ok(r) => r,
+        Err(e) => return ApiError::bad_request(e.0).into_response(),
+    };
+    let result = metrics::global()
+        .observe(
+            "get_dependencies",
+            st.storage
+                .dependencies
+                .get_dependencies(req.end_time_unix_nano, req.lookback),
+        )
+        .await;
+    match result {
+        Ok(links) => {
+            // Backends may split one edge over several rows (per day, per shard): sum them.
+            let mut merged: BTreeMap<(String, String), u64> = BTreeMap::new();
+            for l in links {
+                if req.service.is_empty() || l.parent == req.service || l.child == req.service {
+                    let count = merged.entry((l.parent, l.child)).or_default();
+                    *count = count.saturating_add(l.call_count);
+                }
+            }
+            let data: Vec<DependencyLinkJson> = merged
+                .into_iter()
+                .map(|((parent, child), call_count)| DependencyLinkJson {
+                    parent,
+                    child,
+                    call_count,
+                })
+                .collect();
+            ok(&params, Envelope::new(data))
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}

@@ -1,0 +1,157 @@
+//! Jaeger's response envelope, shared by every `/api/*` endpoint:
+//! `{"data": …, "total": n, "limit": 0, "offset": 0, "errors": null | [{"code", "msg"}]}`.
+//!
+//! As in Jaeger, `total` is only filled in by the endpoints that list names (services,
+//! operations); trace searches leave it 0. Errors always carry `code` and `msg`; the
+//! per-trace "not found" entries of a search by IDs carry `msg` and `traceID` instead.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use sextant_storage::StorageError;
+
+#[derive(Serialize)]
+pub struct Envelope<T> {
+    pub data: T,
+    pub total: usize,
+    pub limit: usize,
+    pub offset: usize,
+    pub errors: Option<Vec<StructuredError>>,
+}
+
+impl<T> Envelope<T> {
+    pub fn new(data: T) -> Self {
+        Envelope {
+            data,
+            total: 0,
+            limit: 0,
+            offset: 0,
+            errors: None,
+        }
+    }
+
+    pub fn with_total(mut self, total: usize) -> Self {
+        self.total = total;
+        self
+    }
+
+    pub fn with_errors(mut self, errors: Vec<StructuredError>) -> Self {
+        self.errors = if errors.is_empty() {
+            None
+        } else {
+            Some(errors)
+        };
+        self
+    }
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct StructuredError {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub code: u16,
+    pub msg: String,
+    #[serde(rename = "traceID", skip_serializing_if = "String::is_empty")]
+    pub trace_id: String,
+}
+
+fn is_zero(v: &u16) -> bool {
+    *v == 0
+}
+
+/// Serializes an envelope; `pretty` follows Jaeger's `prettyPrint` (4-space indent).
+pub fn json_response<T: Serialize>(status: StatusCode, body: &T, pretty: bool) -> Response {
+    let bytes = if pretty {
+        let mut out = Vec::new();
+        let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+        let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+        body.serialize(&mut ser).map(|()| out)
+    } else {
+        serde_json::to_vec(body)
+    };
+    match bytes {
+        Ok(b) => (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            b,
+        )
+            .into_response(),
+        // Our types always serialize; should one not, say so rather than send half a body.
+        Err(e) => ApiError::internal(format!("cannot encode response: {e}")).into_response(),
+    }
+}
+
+/// A failed request: the status and the message that goes into `errors[0].msg`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub msg: String,
+}
+
+impl ApiError {
+    pub fn bad_request(msg: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            msg: msg.into(),
+        }
+    }
+    pub fn not_found(msg: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            msg: msg.into(),
+        }
+    }
+    pub fn internal(msg: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            msg: msg.into(),
+        }
+    }
+}
+
+impl From<StorageError> for ApiError {
+    /// A query the backend refuses is the caller's fault (400); an overloaded backend is
+    /// temporary (503); anything else is ours (500).
+    fn from(e: StorageError) -> Self {
+        let status = match &e {
+            StorageError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
+            StorageError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
+            StorageError::Backend(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %e, "query failed in storage");
+        }
+        ApiError {
+            status,
+            msg: e.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status == StatusCode::BAD_REQUEST {
+            crate::metrics::global().invalid_request();
+        }
+        let body = Envelope::new(()).with_errors(vec![StructuredError {
+            code: self.status.as_u16(),
+            msg: self.msg,
+            trace_id: String::new(),
+        }]);
+        // `()` serializes as `null`, which is Jaeger's `"data": null`.
+        match serde_json::to_vec(&body) {
+            Ok(b) => (
+                self.status,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                b,
+            )
+                .into_response(),
+            Err(_) => self.status.into_response(),
+        }
+    }
+}

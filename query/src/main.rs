@@ -1,0 +1,62 @@
+//! `sextant-query`: flags → logging → admin server → storage → HTTP query API, until
+//! SIGTERM/SIGINT.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use sextant_common::admin::{self, AdminArgs, Health};
+use sextant_common::logging::{self, LogArgs};
+use sextant_common::shutdown::Shutdown;
+use sextant_query::QueryArgs;
+use sextant_storage::StorageArgs;
+
+/// Jaeger's query admin port (health at `/`, metrics at `/metrics`).
+const ADMIN_PORT: u16 = 16687;
+/// How long in-flight requests get to finish after a shutdown signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Sextant query service: Jaeger's query HTTP API over the configured span storage.
+#[derive(Parser, Debug)]
+#[command(name = "sextant-query", version, about)]
+struct Cli {
+    #[command(flatten)]
+    query: QueryArgs,
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[command(flatten)]
+    admin: AdminArgs,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    logging::init(&cli.log);
+
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals();
+    let health = Health::default();
+    let admin_addr = cli.admin.addr(ADMIN_PORT)?;
+    let (_, admin_task) = admin::serve(admin_addr, health.clone(), shutdown.clone())
+        .await
+        .with_context(|| format!("starting the admin server on {admin_addr}"))?;
+
+    let storage = sextant_storage::build(&cli.storage)
+        .await
+        .context("building span storage")?;
+    let query = sextant_query::run(&cli.query, storage, shutdown.clone()).await?;
+    health.set_ready(true);
+
+    shutdown.wait().await;
+    health.set_ready(false);
+    if tokio::time::timeout(DRAIN_TIMEOUT, query.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("query server did not drain in time; exiting");
+    }
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, admin_task).await;
+    Ok(())
+}

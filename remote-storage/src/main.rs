@@ -1,0 +1,99 @@
+//! `sextant-remote-storage`: serves one span storage backend over Jaeger's gRPC Remote
+//! Storage API (`jaeger.storage.v1`, port 17271), like `jaeger-remote-storage`, so that
+//! separate collector and query processes (`SPAN_STORAGE_TYPE=grpc`) share a single-node
+//! store. Admin server (health, metrics) on :17270. Exits cleanly on SIGTERM/SIGINT.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use sextant_common::admin::{self, AdminArgs, Health};
+use sextant_common::logging::{self, LogArgs};
+use sextant_common::net::parse_listen_addr;
+use sextant_common::shutdown::Shutdown;
+use sextant_storage::StorageArgs;
+
+/// Jaeger's remote-storage admin port.
+const ADMIN_PORT: u16 = 17270;
+/// How long in-flight calls may take to finish once shutdown starts.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves a span storage backend over Jaeger's gRPC Remote Storage API. Every flag can also
+/// be set from the environment (name in capitals, `.` and `-` as `_`).
+#[derive(Parser, Debug)]
+#[command(name = "sextant-remote-storage", version)]
+struct Cli {
+    /// Address the remote storage gRPC API listens on.
+    #[arg(
+        long = "grpc.host-port",
+        env = "GRPC_HOST_PORT",
+        default_value = ":17271"
+    )]
+    grpc_host_port: String,
+    /// The backend this process stores spans in and serves.
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[command(flatten)]
+    admin: AdminArgs,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    logging::init(&cli.log);
+
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals();
+    let health = Health::default();
+    let admin_addr = cli.admin.addr(ADMIN_PORT).context("admin address")?;
+    let (_, admin_task) = admin::serve(admin_addr, health.clone(), shutdown.clone())
+        .await
+        .with_context(|| format!("starting admin server on {admin_addr}"))?;
+
+    let storage = sextant_storage::build(&cli.storage)
+        .await
+        .context("building span storage")?;
+    let grpc_addr = parse_listen_addr(&cli.grpc_host_port).context("--grpc.host-port")?;
+    let listener = tokio::net::TcpListener::bind(grpc_addr)
+        .await
+        .with_context(|| format!("binding remote storage gRPC server on {grpc_addr}"))?;
+    let local = listener
+        .local_addr()
+        .context("remote storage gRPC address")?;
+    let signal = shutdown.clone();
+    let server = tokio::spawn(sextant_storage::grpc::serve(
+        listener,
+        storage,
+        async move { signal.wait().await },
+    ));
+    tracing::info!(addr = %local, "remote storage gRPC server listening");
+    health.set_ready(true);
+
+    // A server that stops on its own (it cannot bind twice, so only a fatal error) ends the
+    // process too, rather than leaving a healthy-looking admin server in front of nothing.
+    let mut server = server;
+    let early = tokio::select! {
+        _ = shutdown.wait() => None,
+        result = &mut server => Some(result),
+    };
+    health.set_ready(false);
+    tracing::info!("shutting down");
+    shutdown.trigger();
+    let result = match early {
+        Some(result) => result,
+        None => match tokio::time::timeout(DRAIN_TIMEOUT, &mut server).await {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::warn!("some calls were still in flight at exit");
+                Ok(Ok(()))
+            }
+        },
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), admin_task).await;
+    result
+        .context("remote storage gRPC server task")?
+        .context("remote storage gRPC server")?;
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! The embedded backend (`--span-storage.type=embedded`): Sextant's persistent default.
+//!
+//! Spans are acknowledged once they are in an fsynced write-ahead log; they live in an
+//! in-memory write buffer until it is flushed into immutable, zstd-compressed segment files,
+//! one per hourly time partition, each with its own indexes. Retention deletes whole
+//! partitions. `DESIGN.md` beside this file explains the layout and why it is fast.
+//!
+//! Files: `codec` (span encoding), `wal`, `memtable` (write buffer), `segment_write` /
+//! `segment` (segment files), `terms` (what a tag index holds), `search` (ranking),
+//! `deps` (service graph), `cache` (decoded blocks), `engine` (threads and state), and
+//! `store` (the trait implementations).
+
+mod bytes;
+mod cache;
+mod codec;
+mod deps;
+mod engine;
+#[cfg(test)]
+mod format_tests;
+mod memtable;
+mod search;
+mod segment;
+mod segment_write;
+mod store;
+mod terms;
+mod wal;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use engine::EmbeddedOptions;
+pub use store::EmbeddedStore;
+
+use crate::{Storage, StorageError};
+
+/// Flags of the embedded backend.
+#[derive(Clone, Debug, clap::Args)]
+pub struct EmbeddedArgs {
+    /// Directory holding the embedded store's data (WAL and segment files).
+    #[arg(
+        long = "embedded.directory",
+        env = "EMBEDDED_DIRECTORY",
+        default_value = "./sextant-data"
+    )]
+    pub directory: PathBuf,
+
+    /// How long spans are kept (e.g. `72h`, `30d`, `90m`). Data is dropped by whole hourly
+    /// partitions, so a span lives between the retention and one hour more.
+    #[arg(
+        long = "embedded.retention",
+        env = "EMBEDDED_RETENTION",
+        default_value = "72h",
+        value_parser = parse_duration
+    )]
+    pub retention: Duration,
+
+    /// Size of the in-memory write buffer, in MiB, before it is flushed to segment files.
+    /// Two buffers may exist at once (one flushing).
+    #[arg(
+        long = "embedded.write-buffer-mb",
+        env = "EMBEDDED_WRITE_BUFFER_MB",
+        default_value_t = 128,
+        value_parser = clap::value_parser!(u64).range(1..=16384)
+    )]
+    pub write_buffer_mb: u64,
+
+    /// Decoded spans kept in the block cache for trace fetches and searches.
+    #[arg(
+        long = "embedded.cache-spans",
+        env = "EMBEDDED_CACHE_SPANS",
+        default_value_t = 100_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub cache_spans: u64,
+
+    /// zstd compression level of segment files (1 = fastest, 19 = smallest).
+    #[arg(
+        long = "embedded.compression-level",
+        env = "EMBEDDED_COMPRESSION_LEVEL",
+        default_value_t = 3,
+        value_parser = clap::value_parser!(i32).range(1..=19)
+    )]
+    pub compression_level: i32,
+}
+
+impl Default for EmbeddedArgs {
+    fn default() -> Self {
+        EmbeddedArgs {
+            directory: PathBuf::from("./sextant-data"),
+            retention: Duration::from_secs(72 * 3600),
+            write_buffer_mb: 128,
+            cache_spans: 100_000,
+            compression_level: 3,
+        }
+    }
+}
+
+impl EmbeddedArgs {
+    pub fn options(&self) -> EmbeddedOptions {
+        let mb = usize::try_from(self.write_buffer_mb).unwrap_or(usize::MAX);
+        EmbeddedOptions {
+            retention: self.retention,
+            max_buffer_bytes: mb.saturating_mul(1 << 20),
+            // A buffer of small spans is bounded by count too (index overhead per span).
+            max_buffer_spans: mb.saturating_mul(2_000).max(1),
+            cache_spans: usize::try_from(self.cache_spans).unwrap_or(usize::MAX),
+            compression_level: self.compression_level,
+            ..EmbeddedOptions::default()
+        }
+    }
+}
+
+/// Opens the embedded store configured by `args`.
+pub async fn open(args: &EmbeddedArgs) -> Result<Storage, StorageError> {
+    let store = EmbeddedStore::open(&args.directory, args.options()).await?;
+    Ok(Storage::from_backend(Arc::new(store)))
+}
+
+/// Parses `72h`, `30m`, `1h30m`, `7d`, `45s`, `500ms`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let err = || format!("invalid duration {text:?} (use e.g. 72h, 30m, 7d)");
+    let mut total = Duration::ZERO;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(err());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
+        let n: u64 = rest
+            .get(..digits)
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(err)?;
+        rest = rest.get(digits..).unwrap_or("");
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = rest.get(..unit_len).ok_or_else(err)?;
+        rest = rest.get(unit_len..).unwrap_or("");
+        let secs_per: u64 = match unit {
+            "ms" => {
+                total = total.saturating_add(Duration::from_millis(n));
+                continue;
+            }
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            _ => return Err(err()),
+        };
+        total = total.saturating_add(Duration::from_secs(n.saturating_mul(secs_per)));
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("72h"), Ok(Duration::from_secs(72 * 3600)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        for bad in ["", "h", "12", "3w", "1.5h", "-1h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

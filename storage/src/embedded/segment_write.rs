@@ -1,0 +1,324 @@
+//! Writing one immutable segment file: the spans of one time partition from one flush,
+//! sorted by trace, in zstd-compressed blocks, followed by their indexes.
+//!
+//! Layout (see DESIGN.md): `magic | data blocks | term postings | term blocks | meta | footer`.
+//! The file is written to `<id>.seg.tmp`, fsynced and renamed, so a crash leaves either a
+//! complete segment or a temporary file that the next open deletes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use sextant_model::{Span, SpanKind};
+
+use super::bytes::{put_bytes, put_u64};
+use super::codec::encode_spans;
+use super::memtable::approx_size;
+use super::terms::{for_each_tag, Term};
+use super::wal::sync_dir;
+
+pub const MAGIC: &[u8; 8] = b"SXSEG\0\0\x01";
+pub const META_VERSION: u8 = 1;
+pub const FOOTER_LEN: usize = 8 + 8 + 8 + 4 + 8;
+/// Uncompressed size a data block aims for: large enough for zstd to find the repetition
+/// between traces, small enough that fetching one trace decompresses little.
+const BLOCK_BYTES: usize = 256 << 10;
+/// A single trace larger than this is split over several blocks.
+const MAX_BLOCK_SPANS: usize = 4096;
+/// Terms per compressed term-dictionary block.
+pub const TERMS_PER_BLOCK: usize = 128;
+
+/// Dependency-graph calls found at flush: (parent service, child service) → child span
+/// start times.
+pub type Edges = BTreeMap<(String, String), Vec<u64>>;
+
+/// Aggregated figures of some spans of one trace (a posting entry).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stats {
+    pub min_start: u64,
+    pub max_start: u64,
+    pub min_dur: u64,
+    pub max_dur: u64,
+    pub count: u64,
+}
+
+impl Stats {
+    pub fn of(span: &Span) -> Stats {
+        let d = span.duration_nanos();
+        Stats {
+            min_start: span.start_time_unix_nano,
+            max_start: span.start_time_unix_nano,
+            min_dur: d,
+            max_dur: d,
+            count: 1,
+        }
+    }
+
+    pub fn merge(&mut self, o: &Stats) {
+        self.min_start = self.min_start.min(o.min_start);
+        self.max_start = self.max_start.max(o.max_start);
+        self.min_dur = self.min_dur.min(o.min_dur);
+        self.max_dur = self.max_dur.max(o.max_dur);
+        self.count = self.count.saturating_add(o.count);
+    }
+}
+
+/// A posting with figures: (trace ordinal, stats), ordinals ascending.
+pub type StatPosting = Vec<(u32, Stats)>;
+
+fn add(posting: &mut StatPosting, ord: u32, s: Stats) {
+    match posting.last_mut() {
+        Some((o, st)) if *o == ord => st.merge(&s),
+        _ => posting.push((ord, s)),
+    }
+}
+
+pub fn put_stat_posting(out: &mut Vec<u8>, p: &StatPosting, base: u64) {
+    let mut body = Vec::with_capacity(p.len() * 12);
+    put_u64(&mut body, p.len() as u64);
+    let mut prev = 0u32;
+    for (ord, s) in p {
+        put_u64(&mut body, u64::from(ord.wrapping_sub(prev)));
+        prev = *ord;
+        put_u64(&mut body, s.min_start.wrapping_sub(base));
+        put_u64(&mut body, s.max_start.wrapping_sub(s.min_start));
+        put_u64(&mut body, s.min_dur);
+        put_u64(&mut body, s.max_dur.wrapping_sub(s.min_dur));
+        put_u64(&mut body, s.count);
+    }
+    put_bytes(out, &body);
+}
+
+/// Writes a segment of `spans` (all of one partition) and returns its final path.
+pub fn write_segment(
+    dir: &Path,
+    id: u64,
+    partition: u64,
+    mut spans: Vec<Span>,
+    edges: &Edges,
+    zstd_level: i32,
+) -> io::Result<PathBuf> {
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!("{id:020}.seg.tmp"));
+    let path = dir.join(format!("{id:020}.seg"));
+    spans.sort_unstable_by(|a, b| {
+        (a.trace_id, a.start_time_unix_nano, a.span_id).cmp(&(
+            b.trace_id,
+            b.start_time_unix_nano,
+            b.span_id,
+        ))
+    });
+    let mut w = Out {
+        file: BufWriter::with_capacity(1 << 20, File::create(&tmp)?),
+        pos: 0,
+    };
+    w.write(MAGIC)?;
+
+    // Data blocks, built together with the trace table and the postings.
+    let mut blocks: Vec<u8> = Vec::new();
+    let mut block_count = 0u64;
+    let mut traces: Vec<u8> = Vec::new();
+    let mut trace_count = 0u64;
+    let mut all: StatPosting = Vec::new();
+    let mut services: HashMap<&str, StatPosting> = HashMap::new();
+    let mut ops: HashMap<(&str, &str, SpanKind), StatPosting> = HashMap::new();
+    let mut terms: HashMap<Term, Vec<u32>> = HashMap::new();
+    let (mut min_start, mut max_start) = (u64::MAX, 0u64);
+    let mut block_start = 0usize;
+    let mut block_bytes = 0usize;
+    let mut trace_first_block = 0u64;
+    let mut trace_last_block = 0u64;
+    let mut ord: u32 = 0;
+    for i in 0..spans.len() {
+        let Some(s) = spans.get(i) else { break };
+        let new_trace = i == 0 || spans.get(i - 1).map(|p| p.trace_id) != Some(s.trace_id);
+        let full = (new_trace && block_bytes >= BLOCK_BYTES) || i - block_start >= MAX_BLOCK_SPANS;
+        if i > block_start && full {
+            let chunk = spans.get(block_start..i).unwrap_or_default();
+            w.block(chunk, zstd_level, &mut blocks)?;
+            block_count += 1;
+            block_start = i;
+            block_bytes = 0;
+        }
+        if new_trace {
+            if i > 0 {
+                put_u64(&mut traces, trace_last_block - trace_first_block + 1);
+                ord += 1;
+            }
+            traces.extend_from_slice(&s.trace_id.to_bytes());
+            put_u64(&mut traces, block_count);
+            trace_first_block = block_count;
+            trace_count += 1;
+        }
+        trace_last_block = block_count;
+        block_bytes += approx_size(s);
+        min_start = min_start.min(s.start_time_unix_nano);
+        max_start = max_start.max(s.start_time_unix_nano);
+        let st = Stats::of(s);
+        add(&mut all, ord, st);
+        add(services.entry(s.service_name()).or_default(), ord, st);
+        add(
+            ops.entry((s.service_name(), s.name.as_str(), s.kind))
+                .or_default(),
+            ord,
+            st,
+        );
+        for_each_tag(s, |k, v| {
+            let list = terms.entry(Term::new(k, v)).or_default();
+            if list.last() != Some(&ord) {
+                list.push(ord);
+            }
+        });
+    }
+    if block_start < spans.len() {
+        let chunk = spans.get(block_start..).unwrap_or_default();
+        w.block(chunk, zstd_level, &mut blocks)?;
+        block_count += 1;
+    }
+    if !spans.is_empty() {
+        put_u64(&mut traces, trace_last_block - trace_first_block + 1);
+    }
+    if spans.is_empty() {
+        min_start = 0;
+    }
+
+    // Term postings, then the term dictionary in compressed blocks.
+    let mut terms: Vec<(Term, Vec<u32>)> = terms.into_iter().collect();
+    terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut refs = Vec::with_capacity(terms.len());
+    for (_, list) in &terms {
+        let mut p = Vec::with_capacity(list.len() + 4);
+        put_u64(&mut p, list.len() as u64);
+        let mut prev = 0u32;
+        for &o in list {
+            put_u64(&mut p, u64::from(o - prev));
+            prev = o;
+        }
+        refs.push((w.pos, p.len() as u64));
+        w.write(&p)?;
+    }
+    let mut term_index = Vec::new();
+    put_u64(
+        &mut term_index,
+        terms.len().div_ceil(TERMS_PER_BLOCK) as u64,
+    );
+    for (chunk, chunk_refs) in terms
+        .chunks(TERMS_PER_BLOCK)
+        .zip(refs.chunks(TERMS_PER_BLOCK))
+    {
+        let mut raw = Vec::new();
+        put_u64(&mut raw, chunk.len() as u64);
+        for ((t, _), (off, len)) in chunk.iter().zip(chunk_refs) {
+            put_term(&mut raw, t);
+            put_u64(&mut raw, *off);
+            put_u64(&mut raw, *len);
+        }
+        if let Some((first, _)) = chunk.first() {
+            put_term(&mut term_index, first);
+        }
+        w.compressed(&raw, zstd_level, &mut term_index)?;
+    }
+
+    // Meta: everything a reader keeps in memory.
+    let mut meta = vec![META_VERSION];
+    for v in [partition, min_start, max_start, spans.len() as u64] {
+        put_u64(&mut meta, v);
+    }
+    put_u64(&mut meta, block_count);
+    meta.extend_from_slice(&blocks);
+    put_u64(&mut meta, trace_count);
+    meta.extend_from_slice(&traces);
+    let mut svc = Vec::new();
+    put_stat_posting(&mut svc, &all, min_start);
+    let mut by_service: BTreeMap<&str, Vec<(&str, SpanKind, &StatPosting)>> = BTreeMap::new();
+    for ((s, o, k), p) in &ops {
+        by_service.entry(s).or_default().push((o, *k, p));
+    }
+    put_u64(&mut svc, by_service.len() as u64);
+    for (s, mut list) in by_service {
+        put_bytes(&mut svc, s.as_bytes());
+        let empty = Vec::new();
+        put_stat_posting(&mut svc, services.get(s).unwrap_or(&empty), min_start);
+        list.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        put_u64(&mut svc, list.len() as u64);
+        for (o, k, p) in list {
+            put_bytes(&mut svc, o.as_bytes());
+            svc.push(k.to_otlp() as u8);
+            put_stat_posting(&mut svc, p, min_start);
+        }
+    }
+    put_bytes(&mut meta, &svc);
+    meta.extend_from_slice(&term_index);
+    put_bytes(&mut meta, &encode_edges(edges));
+
+    let meta_offset = w.pos;
+    let comp = zstd::bulk::compress(&meta, zstd_level)?;
+    w.write(&comp)?;
+    let mut footer = Vec::with_capacity(FOOTER_LEN);
+    footer.extend_from_slice(&meta_offset.to_le_bytes());
+    footer.extend_from_slice(&(comp.len() as u64).to_le_bytes());
+    footer.extend_from_slice(&(meta.len() as u64).to_le_bytes());
+    footer.extend_from_slice(&crc32fast::hash(&comp).to_le_bytes());
+    footer.extend_from_slice(MAGIC);
+    w.write(&footer)?;
+    let file = w.file.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    drop(file);
+    fs::rename(&tmp, &path)?;
+    sync_dir(dir)?;
+    Ok(path)
+}
+
+fn put_term(out: &mut Vec<u8>, t: &Term) {
+    put_bytes(out, t.key.as_bytes());
+    put_bytes(out, t.value.as_bytes());
+    out.push(u8::from(t.truncated));
+}
+
+fn encode_edges(edges: &Edges) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_u64(&mut out, edges.len() as u64);
+    for ((parent, child), times) in edges {
+        put_bytes(&mut out, parent.as_bytes());
+        put_bytes(&mut out, child.as_bytes());
+        let mut times = times.clone();
+        times.sort_unstable();
+        put_u64(&mut out, times.len() as u64);
+        let mut prev = 0u64;
+        for t in times {
+            put_u64(&mut out, t - prev);
+            prev = t;
+        }
+    }
+    out
+}
+
+/// A file being written sequentially, with its position.
+struct Out {
+    file: BufWriter<File>,
+    pos: u64,
+}
+
+impl Out {
+    fn write(&mut self, b: &[u8]) -> io::Result<()> {
+        self.file.write_all(b)?;
+        self.pos += b.len() as u64;
+        Ok(())
+    }
+
+    /// Writes `raw` compressed and appends its reference (offset, length, raw length,
+    /// checksum) to `refs`.
+    fn compressed(&mut self, raw: &[u8], level: i32, refs: &mut Vec<u8>) -> io::Result<()> {
+        let comp = zstd::bulk::compress(raw, level)?;
+        put_u64(refs, self.pos);
+        put_u64(refs, comp.len() as u64);
+        put_u64(refs, raw.len() as u64);
+        refs.extend_from_slice(&crc32fast::hash(&comp).to_le_bytes());
+        self.write(&comp)
+    }
+
+    fn block(&mut self, spans: &[Span], level: i32, refs: &mut Vec<u8>) -> io::Result<()> {
+        self.compressed(&encode_spans(spans), level, refs)
+    }
+}

@@ -1,0 +1,421 @@
+//! The in-memory backend (`--span-storage.type=memory`): for tests, demos and small setups.
+//!
+//! Everything lives behind one `parking_lot::RwLock`; readers get clones. The store is
+//! bounded by a trace count: when a new trace arrives and `max_traces` are held, the trace
+//! written first is evicted with all its spans (Jaeger's `--memory.max-traces`, except that 0
+//! is not "unlimited" here — see [`MemoryArgs`]).
+//!
+//! Indexes, kept exact under eviction so that memory never grows past the bound:
+//! * every span by (start time, trace, slot), globally and per service, so a search scans
+//!   newest first within its time range and stops at the limit;
+//! * per service, a count of spans per (operation, span kind), so operations disappear with
+//!   the last span that had them;
+//! * per trace, span ID → slot, for de-duplication and for finding a parent (dependencies).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::ops::Bound;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use parking_lot::RwLock;
+use sextant_model::{Span, SpanId, SpanKind, Trace, TraceId};
+
+use crate::matcher::CompiledQuery;
+use crate::{
+    DependencyLink, DependencyReader, Operation, Purger, Result, SpanReader, SpanWriter, Storage,
+    TraceQuery,
+};
+
+/// Flags of the memory backend.
+#[derive(Clone, Debug, clap::Args)]
+pub struct MemoryArgs {
+    /// The maximum number of traces the memory store holds; the oldest trace is evicted when
+    /// a new one arrives. Unlike Jaeger, 0 ("unlimited") is refused: an unbounded store is
+    /// an out-of-memory crash waiting for the first traffic spike.
+    #[arg(
+        long = "memory.max-traces",
+        env = "MEMORY_MAX_TRACES",
+        default_value_t = 100_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub max_traces: u64,
+}
+
+impl Default for MemoryArgs {
+    fn default() -> Self {
+        MemoryArgs {
+            max_traces: 100_000,
+        }
+    }
+}
+
+/// Builds the memory backend from its flags.
+pub fn build(args: &MemoryArgs) -> Storage {
+    let max = usize::try_from(args.max_traces).unwrap_or(usize::MAX);
+    Storage::from_backend(Arc::new(MemoryStore::new(max)))
+}
+
+/// Position of a span in the time indexes: (start time, trace, slot in the trace).
+type SpanKey = (u64, TraceId, usize);
+
+#[derive(Default)]
+struct StoredTrace {
+    spans: Vec<Span>,
+    /// First slot holding each span ID. Spans sharing an ID with different content (Zipkin's
+    /// shared client/server spans) are rare and found by a scan.
+    first_slot: HashMap<SpanId, usize>,
+}
+
+impl StoredTrace {
+    fn contains(&self, span: &Span) -> bool {
+        match self.first_slot.get(&span.span_id) {
+            None => false,
+            Some(&slot) => {
+                self.spans.get(slot) == Some(span)
+                    || self.spans.iter().skip(slot + 1).any(|s| s == span)
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct ServiceIndex {
+    by_time: BTreeSet<SpanKey>,
+    operations: BTreeMap<Operation, u64>,
+}
+
+#[derive(Default)]
+struct Inner {
+    traces: HashMap<TraceId, StoredTrace>,
+    /// Trace IDs in the order they were first written: the eviction order.
+    arrival: VecDeque<TraceId>,
+    by_time: BTreeSet<SpanKey>,
+    services: BTreeMap<String, ServiceIndex>,
+}
+
+/// The memory backend. Implements every storage trait; see the module docs.
+pub struct MemoryStore {
+    max_traces: usize,
+    inner: RwLock<Inner>,
+}
+
+impl MemoryStore {
+    /// A store holding at most `max_traces` traces (at least one).
+    pub fn new(max_traces: usize) -> Self {
+        MemoryStore {
+            max_traces: max_traces.max(1),
+            inner: RwLock::new(Inner::default()),
+        }
+    }
+
+    pub fn trace_count(&self) -> usize {
+        self.inner.read().traces.len()
+    }
+
+    pub fn span_count(&self) -> usize {
+        self.inner.read().by_time.len()
+    }
+}
+
+impl Inner {
+    fn insert(&mut self, span: Span, max_traces: usize) {
+        if let Some(trace) = self.traces.get(&span.trace_id) {
+            if trace.contains(&span) {
+                return;
+            }
+        } else {
+            while self.traces.len() >= max_traces {
+                if !self.evict_oldest() {
+                    break;
+                }
+            }
+            self.arrival.push_back(span.trace_id);
+        }
+        let trace = self.traces.entry(span.trace_id).or_default();
+        let slot = trace.spans.len();
+        let key = (span.start_time_unix_nano, span.trace_id, slot);
+        trace.first_slot.entry(span.span_id).or_insert(slot);
+        self.by_time.insert(key);
+        let service = match self.services.get_mut(span.service_name()) {
+            Some(s) => s,
+            None => self
+                .services
+                .entry(span.service_name().to_string())
+                .or_default(),
+        };
+        service.by_time.insert(key);
+        *service.operations.entry(operation_of(&span)).or_insert(0) += 1;
+        trace.spans.push(span);
+    }
+
+    /// Removes the trace written first; false when there is none.
+    fn evict_oldest(&mut self) -> bool {
+        let Some(id) = self.arrival.pop_front() else {
+            return false;
+        };
+        let Some(trace) = self.traces.remove(&id) else {
+            return true;
+        };
+        for (slot, span) in trace.spans.iter().enumerate() {
+            let key = (span.start_time_unix_nano, id, slot);
+            self.by_time.remove(&key);
+            let name = span.service_name();
+            let Some(service) = self.services.get_mut(name) else {
+                continue;
+            };
+            service.by_time.remove(&key);
+            let op = operation_of(span);
+            if let Some(count) = service.operations.get_mut(&op) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    service.operations.remove(&op);
+                }
+            }
+            if service.by_time.is_empty() {
+                self.services.remove(name);
+            }
+        }
+        true
+    }
+
+    fn span_at(&self, id: TraceId, slot: usize) -> Option<&Span> {
+        self.traces.get(&id).and_then(|t| t.spans.get(slot))
+    }
+}
+
+fn operation_of(span: &Span) -> Operation {
+    Operation {
+        name: span.name.clone(),
+        span_kind: span.kind,
+    }
+}
+
+/// The index range of spans starting within `[min, max]` (callers ensure `min <= max`).
+fn time_range(min: u64, max: u64) -> (Bound<SpanKey>, Bound<SpanKey>) {
+    (
+        Bound::Included((min, TraceId(0), 0)),
+        Bound::Included((max, TraceId(u128::MAX), usize::MAX)),
+    )
+}
+
+#[async_trait]
+impl SpanWriter for MemoryStore {
+    async fn write_spans(&self, spans: Vec<Span>) -> Result<()> {
+        let mut inner = self.inner.write();
+        for span in spans {
+            inner.insert(span, self.max_traces);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SpanReader for MemoryStore {
+    /// Asking for the same ID twice returns the trace once, at its first position.
+    async fn get_traces(&self, ids: &[TraceId]) -> Result<Vec<Trace>> {
+        let inner = self.inner.read();
+        let mut seen = HashSet::with_capacity(ids.len());
+        Ok(ids
+            .iter()
+            .filter(|id| seen.insert(**id))
+            .filter_map(|id| inner.traces.get(id))
+            .map(|t| Trace {
+                spans: t.spans.clone(),
+            })
+            .collect())
+    }
+
+    async fn get_services(&self) -> Result<Vec<String>> {
+        Ok(self.inner.read().services.keys().cloned().collect())
+    }
+
+    async fn get_operations(
+        &self,
+        service: &str,
+        span_kind: Option<SpanKind>,
+    ) -> Result<Vec<Operation>> {
+        let inner = self.inner.read();
+        let Some(index) = inner.services.get(service) else {
+            return Ok(Vec::new());
+        };
+        Ok(index
+            .operations
+            .keys()
+            .filter(|op| span_kind.is_none_or(|k| op.span_kind == k))
+            .cloned()
+            .collect())
+    }
+
+    /// Traces are ordered by their most recent *matching* span, newest first.
+    async fn find_trace_ids(&self, query: &TraceQuery) -> Result<Vec<TraceId>> {
+        let query = CompiledQuery::new(query)?;
+        let inner = self.inner.read();
+        let index = if query.service().is_empty() {
+            &inner.by_time
+        } else {
+            match inner.services.get(query.service()) {
+                Some(s) => &s.by_time,
+                None => return Ok(Vec::new()),
+            }
+        };
+        let (min, max) = query.start_time_range();
+        let mut found = Vec::new();
+        let mut seen = HashSet::new();
+        for &(_, id, slot) in index.range(time_range(min, max)).rev() {
+            if seen.contains(&id) {
+                continue;
+            }
+            if inner
+                .span_at(id, slot)
+                .is_some_and(|s| query.matches_span(s))
+            {
+                seen.insert(id);
+                found.push(id);
+                if found.len() >= query.limit() {
+                    break;
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+#[async_trait]
+impl DependencyReader for MemoryStore {
+    async fn get_dependencies(
+        &self,
+        end_time_unix_nano: u64,
+        lookback: Duration,
+    ) -> Result<Vec<DependencyLink>> {
+        let lookback = u64::try_from(lookback.as_nanos()).unwrap_or(u64::MAX);
+        let start = end_time_unix_nano.saturating_sub(lookback);
+        let inner = self.inner.read();
+        let mut calls: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+        for &(_, id, slot) in inner.by_time.range(time_range(start, end_time_unix_nano)) {
+            let Some(trace) = inner.traces.get(&id) else {
+                continue;
+            };
+            let Some(child) = trace.spans.get(slot) else {
+                continue;
+            };
+            if child.parent_span_id.is_zero() {
+                continue;
+            }
+            let parent = trace
+                .first_slot
+                .get(&child.parent_span_id)
+                .and_then(|&p| trace.spans.get(p));
+            if let Some(parent) = parent {
+                // Calls within one service are not edges of the service graph.
+                if parent.service_name() != child.service_name() {
+                    *calls
+                        .entry((parent.service_name(), child.service_name()))
+                        .or_insert(0) += 1;
+                }
+            }
+        }
+        Ok(calls
+            .into_iter()
+            .map(|((parent, child), call_count)| DependencyLink {
+                parent: parent.to_string(),
+                child: child.to_string(),
+                call_count,
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl Purger for MemoryStore {
+    async fn purge(&self) -> Result<()> {
+        *self.inner.write() = Inner::default();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sextant_model::Resource;
+
+    use super::*;
+
+    fn span(trace: u128, id: u64, service: &str, op: &str, start: u64) -> Span {
+        Span {
+            trace_id: TraceId(trace),
+            span_id: SpanId(id),
+            name: op.into(),
+            start_time_unix_nano: start,
+            end_time_unix_nano: start + 10,
+            resource: Arc::new(Resource {
+                service_name: service.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn evicts_the_oldest_trace_and_its_index_entries() {
+        let store = MemoryStore::new(2);
+        store
+            .write_spans(vec![
+                span(1, 1, "a", "only-in-1", 100),
+                span(2, 1, "b", "op", 200),
+            ])
+            .await
+            .unwrap();
+        // A late span of trace 1 does not make it younger: eviction is by first write.
+        store
+            .write_spans(vec![span(1, 2, "b", "op", 300)])
+            .await
+            .unwrap();
+        store
+            .write_spans(vec![span(3, 1, "b", "op", 400)])
+            .await
+            .unwrap();
+        assert_eq!(store.trace_count(), 2);
+        assert_eq!(store.span_count(), 2);
+        let got = store
+            .get_traces(&[TraceId(1), TraceId(2), TraceId(3)])
+            .await
+            .unwrap();
+        let ids: Vec<_> = got.iter().filter_map(Trace::trace_id).collect();
+        assert_eq!(ids, vec![TraceId(2), TraceId(3)]);
+        assert_eq!(store.get_services().await.unwrap(), vec!["b".to_string()]);
+        assert!(store.get_operations("a", None).await.unwrap().is_empty());
+        let all = store.find_trace_ids(&TraceQuery::default()).await.unwrap();
+        assert_eq!(all, vec![TraceId(3), TraceId(2)]);
+    }
+
+    #[tokio::test]
+    async fn operations_outlive_eviction_while_a_span_still_has_them() {
+        let store = MemoryStore::new(1);
+        store
+            .write_spans(vec![span(1, 1, "a", "op", 1)])
+            .await
+            .unwrap();
+        store
+            .write_spans(vec![span(2, 1, "a", "op", 2)])
+            .await
+            .unwrap();
+        let ops = store.get_operations("a", None).await.unwrap();
+        assert_eq!(ops.len(), 1);
+        assert_eq!(store.trace_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn same_id_different_content_is_kept_identical_is_not() {
+        let store = MemoryStore::new(10);
+        let client = span(1, 1, "a", "call", 1);
+        let server = span(1, 1, "b", "call", 1);
+        store
+            .write_spans(vec![client.clone(), server.clone(), client.clone()])
+            .await
+            .unwrap();
+        store.write_spans(vec![server]).await.unwrap();
+        let got = store.get_traces(&[TraceId(1)]).await.unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].spans.len(), 2);
+    }
+}
