@@ -11,8 +11,9 @@ use sextant_common::shutdown::Shutdown;
 use sextant_query::QueryArgs;
 use sextant_storage::{StorageArgs, StorageType};
 
-/// The backend used when `--span-storage.type` is not given.
-pub const DEFAULT_STORAGE: StorageType = StorageType::Memory;
+/// The backend used when `--span-storage.type` is not given: the persistent embedded
+/// store, so a newcomer's traces survive a restart with no database to run.
+pub const DEFAULT_STORAGE: StorageType = StorageType::Embedded;
 
 #[derive(Args, Debug, Clone)]
 pub struct AllInOneArgs {

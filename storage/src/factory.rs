@@ -31,9 +31,15 @@ macro_rules! storage_types {
 storage_types! {
     /// In-process memory, bounded by `--memory.max-traces`; lost on restart.
     Memory = "memory" => build_memory;
+    /// Persistent on-disk store under `--embedded.directory` (the all-in-one default).
+    Embedded = "embedded" => build_embedded;
     /// A remote storage server over Jaeger's gRPC Remote Storage API (`--grpc-storage.server`),
     /// e.g. `sextant-remote-storage` or Jaeger's `remote-storage`.
     Grpc = "grpc" => build_grpc;
+}
+
+async fn build_embedded(args: &StorageArgs) -> Result<Storage> {
+    crate::embedded::open(&args.embedded).await
 }
 
 async fn build_grpc(args: &StorageArgs) -> Result<Storage> {
@@ -53,6 +59,9 @@ pub struct StorageArgs {
 
     #[command(flatten)]
     pub memory: MemoryArgs,
+
+    #[command(flatten)]
+    pub embedded: crate::embedded::EmbeddedArgs,
 
     #[command(flatten)]
     pub grpc: crate::grpc::GrpcStorageArgs,

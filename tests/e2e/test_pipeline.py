@@ -33,7 +33,20 @@ class Topology:
         self.processes = []
 
 
-def start_all_in_one(launcher):
+def all_in_one_flags(agent, grpc, otlp_grpc, otlp_http, http):
+    return [
+        f"--processor.jaeger-compact.server-host-port=127.0.0.1:{agent}",
+        f"--processor.jaeger-binary.server-host-port=127.0.0.1:{free_tcp_udp_port()}",
+        f"--collector.grpc-server.host-port=127.0.0.1:{grpc}",
+        f"--collector.http-server.host-port=127.0.0.1:{free_port()}",
+        f"--collector.otlp.grpc.host-port=127.0.0.1:{otlp_grpc}",
+        f"--collector.otlp.http.host-port=127.0.0.1:{otlp_http}",
+        f"--query.http-server.host-port=127.0.0.1:{http}",
+    ]
+
+
+def start_all_in_one(launcher, data_dir):
+    """The all-in-one with its default store (embedded) in a fresh directory."""
     agent, grpc, otlp_grpc, otlp_http, http = (
         free_tcp_udp_port(),
         free_port(),
@@ -43,16 +56,8 @@ def start_all_in_one(launcher):
     )
     p = launcher(
         "sextant",
-        [
-            "--span-storage.type=memory",
-            f"--processor.jaeger-compact.server-host-port=127.0.0.1:{agent}",
-            f"--processor.jaeger-binary.server-host-port=127.0.0.1:{free_tcp_udp_port()}",
-            f"--collector.grpc-server.host-port=127.0.0.1:{grpc}",
-            f"--collector.http-server.host-port=127.0.0.1:{free_port()}",
-            f"--collector.otlp.grpc.host-port=127.0.0.1:{otlp_grpc}",
-            f"--collector.otlp.http.host-port=127.0.0.1:{otlp_http}",
-            f"--query.http-server.host-port=127.0.0.1:{http}",
-        ],
+        [f"--embedded.directory={data_dir}"]
+        + all_in_one_flags(agent, grpc, otlp_grpc, otlp_http, http),
     )
     t = Topology(agent, otlp_grpc, otlp_http, QueryClient(http), p, p)
     t.processes = [p]
@@ -100,9 +105,9 @@ def start_distributed(launcher):
 
 
 @pytest.fixture(params=["all-in-one", "distributed"])
-def topology(request, launcher):
+def topology(request, launcher, tmp_path):
     if request.param == "all-in-one":
-        return start_all_in_one(launcher)
+        return start_all_in_one(launcher, tmp_path / "data")
     return start_distributed(launcher)
 
 

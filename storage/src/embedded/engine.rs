@@ -108,6 +108,28 @@ pub struct Shared {
     next_segment: AtomicU64,
     flush: Mutex<FlushState>,
     flush_cv: Condvar,
+    /// Held for the store's lifetime: a second process opening the same directory would
+    /// replay and delete the first one's WAL.
+    _dir_lock: fs::File,
+}
+
+/// Takes the directory's exclusive lock (released by the OS when the process dies, so a
+/// crash never leaves a stale lock behind).
+fn lock_directory(dir: &Path) -> Result<fs::File> {
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("LOCK"))
+        .map_err(|e| backend("opening the lock file", e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(StorageError::Backend(format!(
+            "embedded store: {} is in use by another process",
+            dir.display()
+        ))),
+        Err(fs::TryLockError::Error(e)) => Err(backend("locking the directory", e)),
+    }
 }
 
 fn backend(context: &str, e: impl std::fmt::Display) -> StorageError {
@@ -132,6 +154,7 @@ impl Shared {
     pub fn open(dir: &Path, options: EmbeddedOptions) -> Result<(Arc<Shared>, WalWriter)> {
         fs::create_dir_all(wal_dir(dir)).map_err(|e| backend("creating directories", e))?;
         fs::create_dir_all(parts_dir(dir)).map_err(|e| backend("creating directories", e))?;
+        let dir_lock = lock_directory(dir)?;
         let segments = load_segments(dir)?;
         let next = segments.iter().map(|s| s.id + 1).max().unwrap_or(1);
         let shared = Arc::new(Shared {
@@ -146,6 +169,7 @@ impl Shared {
             next_segment: AtomicU64::new(next),
             flush: Mutex::new(FlushState::default()),
             flush_cv: Condvar::new(),
+            _dir_lock: dir_lock,
         });
         // Replay: everything in the WAL was acknowledged (or is a torn tail, dropped).
         let wdir = wal_dir(dir);
