@@ -31,7 +31,8 @@ run_rust() {
 
 run_e2e() {
     echo "== building binaries =="
-    cargo build --workspace --bins --locked
+    # Same targets and features as `cargo test`, so nothing is compiled twice.
+    cargo build --workspace --all-targets --all-features --locked
     echo "== end-to-end tests =="
     SEXTANT_BIN_DIR="$root/target/debug" "$SEXTANT_PYTHON" -m pytest -q tests/e2e \
         -o cache_dir="$root/target/pytest-cache"
