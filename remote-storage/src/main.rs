@@ -3,20 +3,16 @@
 //! separate collector and query processes (`SPAN_STORAGE_TYPE=grpc`) share a single-node
 //! store. Admin server (health, metrics) on :17270. Exits cleanly on SIGTERM/SIGINT.
 
-use std::time::Duration;
-
 use anyhow::Context;
 use clap::Parser;
-use sextant_common::admin::{self, AdminArgs, Health};
-use sextant_common::logging::{self, LogArgs};
+use sextant_common::admin::AdminArgs;
+use sextant_common::logging::LogArgs;
 use sextant_common::net::parse_listen_addr;
-use sextant_common::shutdown::Shutdown;
+use sextant_common::service::{ServiceRuntime, DRAIN_TIMEOUT};
 use sextant_storage::StorageArgs;
 
 /// Jaeger's remote-storage admin port.
 const ADMIN_PORT: u16 = 17270;
-/// How long in-flight calls may take to finish once shutdown starts.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves a span storage backend over Jaeger's gRPC Remote Storage API. Every flag can also
 /// be set from the environment (name in capitals, `.` and `-` as `_`).
@@ -42,15 +38,7 @@ struct Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    logging::init(&cli.log);
-
-    let shutdown = Shutdown::new();
-    shutdown.trigger_on_signals();
-    let health = Health::default();
-    let admin_addr = cli.admin.addr(ADMIN_PORT).context("admin address")?;
-    let (_, admin_task) = admin::serve(admin_addr, health.clone(), shutdown.clone())
-        .await
-        .with_context(|| format!("starting admin server on {admin_addr}"))?;
+    let service = ServiceRuntime::start(&cli.log, &cli.admin, ADMIN_PORT).await?;
 
     let storage = sextant_storage::build(&cli.storage)
         .await
@@ -62,25 +50,21 @@ async fn main() -> anyhow::Result<()> {
     let local = listener
         .local_addr()
         .context("remote storage gRPC address")?;
-    let signal = shutdown.clone();
-    let server = tokio::spawn(sextant_storage::grpc::serve(
+    let signal = service.shutdown.clone();
+    let mut server = tokio::spawn(sextant_storage::grpc::serve(
         listener,
         storage,
         async move { signal.wait().await },
     ));
     tracing::info!(addr = %local, "remote storage gRPC server listening");
-    health.set_ready(true);
 
-    // A server that stops on its own (it cannot bind twice, so only a fatal error) ends the
-    // process too, rather than leaving a healthy-looking admin server in front of nothing.
-    let mut server = server;
+    // A server that stops on its own (only a fatal error can do that) ends the process too,
+    // rather than leaving a healthy-looking admin server in front of nothing.
     let early = tokio::select! {
-        _ = shutdown.wait() => None,
+        _ = service.ready_until_shutdown() => None,
         result = &mut server => Some(result),
     };
-    health.set_ready(false);
-    tracing::info!("shutting down");
-    shutdown.trigger();
+    service.shutdown.trigger();
     let result = match early {
         Some(result) => result,
         None => match tokio::time::timeout(DRAIN_TIMEOUT, &mut server).await {
@@ -91,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
             }
         },
     };
-    let _ = tokio::time::timeout(Duration::from_secs(1), admin_task).await;
+    service.finish().await;
     result
         .context("remote storage gRPC server task")?
         .context("remote storage gRPC server")?;
