@@ -10,6 +10,7 @@
 #   scripts/test.sh            everything
 #   scripts/test.sh rust       only cargo tests
 #   scripts/test.sh e2e        only the end-to-end tests (builds the binaries first)
+#   scripts/test.sh ui         only the check that the committed UI build is current
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -29,6 +30,11 @@ run_rust() {
     cargo test --workspace --all-features --locked 2>&1
 }
 
+run_ui_check() {
+    echo "== web UI: committed build matches the sources =="
+    bash "$root/scripts/check-ui-assets.sh"
+}
+
 run_e2e() {
     echo "== building binaries =="
     # Same targets and features as `cargo test`, so nothing is compiled twice.
@@ -41,6 +47,7 @@ run_e2e() {
 case "$what" in
     rust) setup; run_rust ;;
     e2e) setup; run_e2e ;;
-    all) setup; run_rust; run_e2e ;;
-    *) echo "usage: $0 [all|rust|e2e]" >&2; exit 2 ;;
+    ui) setup; run_ui_check ;;
+    all) setup; run_ui_check; run_rust; run_e2e ;;
+    *) echo "usage: $0 [all|rust|e2e|ui]" >&2; exit 2 ;;
 esac

@@ -1,5 +1,9 @@
 //! The agent's flags, defined once so the `sextant-agent` binary and the all-in-one share
-//! them (`#[command(flatten)]`). Names and defaults are Jaeger v1's.
+//! them (`#[command(flatten)]`). Names and defaults are Jaeger v1's where Jaeger has the
+//! option; Sextant-only options (batching, the send buffer, discovery refresh, sampling
+//! cache) sit under the same prefixes.
+
+use std::time::Duration;
 
 use clap::Args;
 
@@ -40,7 +44,7 @@ pub struct AgentArgs {
     )]
     pub compact_queue_size: usize,
 
-    /// Workers decoding and forwarding packets from the compact port.
+    /// Workers decoding packets from the compact port.
     #[arg(
         long = "processor.jaeger-compact.workers",
         env = "PROCESSOR_JAEGER_COMPACT_WORKERS",
@@ -49,8 +53,17 @@ pub struct AgentArgs {
     )]
     pub compact_workers: usize,
 
-    /// UDP address receiving Jaeger thrift `emitBatch` in the binary protocol (used by
-    /// Node.js clients).
+    /// Kernel receive buffer (SO_RCVBUF, bytes) of the compact UDP socket; 0 keeps the
+    /// system default. A larger buffer absorbs bursts without kernel drops.
+    #[arg(
+        long = "processor.jaeger-compact.server-socket-buffer-size",
+        env = "PROCESSOR_JAEGER_COMPACT_SERVER_SOCKET_BUFFER_SIZE",
+        default_value_t = 0
+    )]
+    pub compact_socket_buffer_size: usize,
+
+    /// UDP address receiving Jaeger thrift `emitBatch` in the binary protocol (what the
+    /// Node.js client sends by default).
     #[arg(
         long = "processor.jaeger-binary.server-host-port",
         env = "PROCESSOR_JAEGER_BINARY_SERVER_HOST_PORT",
@@ -77,7 +90,7 @@ pub struct AgentArgs {
     )]
     pub binary_queue_size: usize,
 
-    /// Workers decoding and forwarding packets from the binary port.
+    /// Workers decoding packets from the binary port.
     #[arg(
         long = "processor.jaeger-binary.workers",
         env = "PROCESSOR_JAEGER_BINARY_WORKERS",
@@ -86,8 +99,19 @@ pub struct AgentArgs {
     )]
     pub binary_workers: usize,
 
-    /// The collector's gRPC address (`host:port`) spans are forwarded to with api_v2
-    /// `PostSpans`.
+    /// Kernel receive buffer (SO_RCVBUF, bytes) of the binary UDP socket; 0 keeps the
+    /// system default.
+    #[arg(
+        long = "processor.jaeger-binary.server-socket-buffer-size",
+        env = "PROCESSOR_JAEGER_BINARY_SERVER_SOCKET_BUFFER_SIZE",
+        default_value_t = 0
+    )]
+    pub binary_socket_buffer_size: usize,
+
+    /// Collectors to forward spans to with gRPC api_v2 `PostSpans`: one `host:port`, a
+    /// comma-separated list (round-robin), or `dns:///name:port` (re-resolved periodically,
+    /// round-robin over every address the name returns). A collector whose calls fail is
+    /// skipped until it answers again.
     #[arg(
         long = "reporter.grpc.host-port",
         env = "REPORTER_GRPC_HOST_PORT",
@@ -95,14 +119,133 @@ pub struct AgentArgs {
     )]
     pub reporter_host_port: String,
 
-    /// How many times a failed forward is retried (with exponential backoff) before the
-    /// batch is dropped and counted.
+    /// How many times a batch a collector failed to store (a server-side error) is retried,
+    /// with exponential backoff, before it is dropped and counted. Unreachable collectors do
+    /// not use this budget: the batch waits in the send buffer for any collector to answer.
     #[arg(
         long = "reporter.grpc.retry.max",
         env = "REPORTER_GRPC_RETRY_MAX",
         default_value_t = 3
     )]
     pub reporter_retry_max: u32,
+
+    /// Accepted for compatibility with Jaeger's flag; Sextant always round-robins over every
+    /// resolved collector address.
+    #[arg(
+        long = "reporter.grpc.discovery.min-peers",
+        env = "REPORTER_GRPC_DISCOVERY_MIN_PEERS",
+        default_value_t = 3
+    )]
+    pub discovery_min_peers: usize,
+
+    /// How often a `dns:///` collector name is resolved again (e.g. `30s`, `500ms`).
+    #[arg(
+        long = "reporter.grpc.discovery.refresh-interval",
+        env = "REPORTER_GRPC_DISCOVERY_REFRESH_INTERVAL",
+        default_value = "30s",
+        value_parser = duration
+    )]
+    pub discovery_refresh_interval: Duration,
+
+    /// Largest batch sent in one `PostSpans` (spans of one process).
+    #[arg(
+        long = "reporter.grpc.batch.max-spans",
+        env = "REPORTER_GRPC_BATCH_MAX_SPANS",
+        default_value_t = 1000,
+        value_parser = positive
+    )]
+    pub batch_max_spans: usize,
+
+    /// Longest a span waits for its batch to fill before the batch is sent anyway.
+    #[arg(
+        long = "reporter.grpc.batch.max-delay",
+        env = "REPORTER_GRPC_BATCH_MAX_DELAY",
+        default_value = "100ms",
+        value_parser = duration
+    )]
+    pub batch_max_delay: Duration,
+
+    /// Bytes of encoded batches held while collectors are slow or down; when full, new
+    /// batches are dropped and counted (`sextant_agent_reporter_buffer_dropped_spans_total`).
+    #[arg(
+        long = "reporter.grpc.buffer.max-bytes",
+        env = "REPORTER_GRPC_BUFFER_MAX_BYTES",
+        default_value_t = 16 * 1024 * 1024,
+        value_parser = positive
+    )]
+    pub buffer_max_bytes: usize,
+
+    /// `PostSpans` calls in flight at once (across all collectors).
+    #[arg(
+        long = "reporter.grpc.concurrency",
+        env = "REPORTER_GRPC_CONCURRENCY",
+        default_value_t = 4,
+        value_parser = positive
+    )]
+    pub reporter_concurrency: usize,
+
+    #[command(flatten)]
+    pub tls: TlsArgs,
+
+    /// Tags added to the process of every span passing through this agent:
+    /// `key1=value1,key2=${ENV_VAR:default}` (the variable's value, or the default when it
+    /// is unset or empty; an entry `${ENV_VAR}` without default is skipped when unset).
+    #[arg(long = "agent.tags", env = "AGENT_TAGS", default_value = "")]
+    pub agent_tags: String,
+
+    /// HTTP address serving clients' sampling strategies (`/sampling?service=`, legacy `/`)
+    /// and `/baggageRestrictions?service=`.
+    #[arg(
+        id = "http-server.host-port",
+        long = "http-server.host-port",
+        env = "HTTP_SERVER_HOST_PORT",
+        default_value = ":5778"
+    )]
+    pub http_host_port: String,
+
+    /// How long a service's sampling strategy fetched from a collector is served before it
+    /// is fetched again.
+    #[arg(
+        long = "http-server.sampling-refresh-interval",
+        env = "HTTP_SERVER_SAMPLING_REFRESH_INTERVAL",
+        default_value = "60s",
+        value_parser = duration
+    )]
+    pub sampling_refresh_interval: Duration,
+}
+
+/// `--reporter.grpc.tls.*`: TLS (and, with a client certificate, mTLS) to the collectors.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TlsArgs {
+    /// Use TLS when talking to the collectors.
+    #[arg(
+        long = "reporter.grpc.tls.enabled",
+        env = "REPORTER_GRPC_TLS_ENABLED",
+        default_value_t = false
+    )]
+    pub enabled: bool,
+    /// CA bundle (PEM) verifying the collectors' certificates; the system roots when unset.
+    #[arg(long = "reporter.grpc.tls.ca", env = "REPORTER_GRPC_TLS_CA")]
+    pub ca: Option<std::path::PathBuf>,
+    /// Client certificate (PEM) for mTLS; needs `--reporter.grpc.tls.key`.
+    #[arg(long = "reporter.grpc.tls.cert", env = "REPORTER_GRPC_TLS_CERT")]
+    pub cert: Option<std::path::PathBuf>,
+    /// Client private key (PEM) for mTLS.
+    #[arg(long = "reporter.grpc.tls.key", env = "REPORTER_GRPC_TLS_KEY")]
+    pub key: Option<std::path::PathBuf>,
+    /// Name expected in the collectors' certificates (default: the host of the address).
+    #[arg(
+        long = "reporter.grpc.tls.server-name",
+        env = "REPORTER_GRPC_TLS_SERVER_NAME"
+    )]
+    pub server_name: Option<String>,
+    /// Do not verify the collectors' certificates (testing only).
+    #[arg(
+        long = "reporter.grpc.tls.skip-host-verify",
+        env = "REPORTER_GRPC_TLS_SKIP_HOST_VERIFY",
+        default_value_t = false
+    )]
+    pub skip_host_verify: bool,
 }
 
 fn positive(s: &str) -> Result<usize, String> {
@@ -122,6 +265,33 @@ fn packet_size(s: &str) -> Result<usize, String> {
     Ok(n)
 }
 
+/// Go-style single-unit durations as Jaeger's flags take them: `500ms`, `30s`, `5m`, `1h`.
+pub fn duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("invalid duration {s:?}: missing unit (ms, s, m, h)"))?;
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}"))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        _ => {
+            return Err(format!(
+                "invalid duration {s:?}: unit must be ms, s, m or h"
+            ))
+        }
+    };
+    if d.is_zero() {
+        return Err("must be more than zero".into());
+    }
+    Ok(d)
+}
+
 impl Default for AgentArgs {
     fn default() -> Self {
         AgentArgs {
@@ -129,23 +299,36 @@ impl Default for AgentArgs {
             compact_max_packet_size: DEFAULT_MAX_PACKET_SIZE,
             compact_queue_size: DEFAULT_QUEUE_SIZE,
             compact_workers: DEFAULT_WORKERS,
+            compact_socket_buffer_size: 0,
             binary_host_port: ":6832".into(),
             binary_max_packet_size: DEFAULT_MAX_PACKET_SIZE,
             binary_queue_size: DEFAULT_QUEUE_SIZE,
             binary_workers: DEFAULT_WORKERS,
+            binary_socket_buffer_size: 0,
             reporter_host_port: "localhost:14250".into(),
             reporter_retry_max: 3,
+            discovery_min_peers: 3,
+            discovery_refresh_interval: Duration::from_secs(30),
+            batch_max_spans: 1000,
+            batch_max_delay: Duration::from_millis(100),
+            buffer_max_bytes: 16 * 1024 * 1024,
+            reporter_concurrency: 4,
+            tls: TlsArgs::default(),
+            agent_tags: String::new(),
+            http_host_port: ":5778".into(),
+            sampling_refresh_interval: Duration::from_secs(60),
         }
     }
 }
 
 impl AgentArgs {
-    /// Both UDP ports on `127.0.0.1:0`, forwarding to `collector` (tests and embedding: read
-    /// the bound addresses from [`crate::RunningAgent`]).
+    /// Both UDP ports and the HTTP port on `127.0.0.1:0`, forwarding to `collector` (tests
+    /// and embedding: read the bound addresses from [`crate::RunningAgent`]).
     pub fn loopback_ephemeral(collector: &str) -> Self {
         AgentArgs {
             compact_host_port: "127.0.0.1:0".into(),
             binary_host_port: "127.0.0.1:0".into(),
+            http_host_port: "127.0.0.1:0".into(),
             reporter_host_port: collector.to_string(),
             ..AgentArgs::default()
         }
@@ -173,6 +356,18 @@ mod tests {
         assert_eq!(cli.args.compact_max_packet_size, 65000);
         assert_eq!(cli.args.reporter_host_port, d.reporter_host_port);
         assert_eq!(cli.args.reporter_retry_max, d.reporter_retry_max);
+        assert_eq!(cli.args.http_host_port, ":5778");
+        assert_eq!(cli.args.batch_max_delay, d.batch_max_delay);
+        assert_eq!(cli.args.buffer_max_bytes, d.buffer_max_bytes);
+        assert_eq!(
+            cli.args.discovery_refresh_interval,
+            d.discovery_refresh_interval
+        );
+        assert_eq!(
+            cli.args.sampling_refresh_interval,
+            d.sampling_refresh_interval
+        );
+        assert!(!cli.args.tls.enabled);
     }
 
     #[test]
@@ -181,5 +376,16 @@ mod tests {
         assert!(Cli::try_parse_from(["x", bad[0], bad[1]]).is_err());
         let big = ["--processor.jaeger-compact.server-max-packet-size", "70000"];
         assert!(Cli::try_parse_from(["x", big[0], big[1]]).is_err());
+    }
+
+    #[test]
+    fn durations_parse_like_go() {
+        assert_eq!(duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(duration("0s").is_err());
+        assert!(duration("10").is_err());
+        assert!(duration("10d").is_err());
+        assert!(duration("").is_err());
     }
 }

@@ -1,24 +1,20 @@
 //! `sextant-agent`: flags → agent, plus the admin server (health and Prometheus metrics on
-//! :14271). On SIGTERM/SIGINT it stops reading, forwards what is queued (bounded wait) and
-//! exits.
-
-use std::time::Duration;
+//! :14271). On SIGTERM/SIGINT it stops reading, forwards what is queued and buffered
+//! (bounded wait) and exits.
 
 use anyhow::Context;
 use clap::Parser;
 use sextant_agent::{run, AgentArgs};
-use sextant_common::admin::{self, AdminArgs, Health};
-use sextant_common::logging::{self, LogArgs};
-use sextant_common::shutdown::Shutdown;
+use sextant_common::admin::AdminArgs;
+use sextant_common::logging::LogArgs;
+use sextant_common::service::{ServiceRuntime, DRAIN_TIMEOUT};
 
 /// Jaeger's agent admin port.
 const ADMIN_PORT: u16 = 14271;
-/// How long queued packets may take to be forwarded once shutdown starts.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Receives spans from Jaeger client libraries over UDP (thrift compact on 6831, binary on
-/// 6832) and forwards them to a collector over gRPC. Every flag can also be set from the
-/// environment (name in capitals, `.` and `-` as `_`).
+/// 6832), forwards them to collectors over gRPC, and serves sampling strategies on 5778.
+/// Every flag can also be set from the environment (name in capitals, `.` and `-` as `_`).
 #[derive(Parser, Debug)]
 #[command(name = "sextant-agent", version)]
 struct Cli {
@@ -33,28 +29,16 @@ struct Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    logging::init(&cli.log);
-
-    let shutdown = Shutdown::new();
-    shutdown.trigger_on_signals();
-    let health = Health::default();
-    let admin_addr = cli.admin.addr(ADMIN_PORT).context("admin address")?;
-    let (_, admin_task) = admin::serve(admin_addr, health.clone(), shutdown.clone())
+    let svc = ServiceRuntime::start(&cli.log, &cli.admin, ADMIN_PORT)
         .await
-        .with_context(|| format!("starting admin server on {admin_addr}"))?;
-
-    let agent = run(&cli.agent, shutdown.clone())
+        .context("starting admin server")?;
+    let agent = run(&cli.agent, svc.shutdown.clone())
         .await
         .context("starting agent")?;
-    health.set_ready(true);
-    tracing::info!("agent ready");
-
-    shutdown.wait().await;
-    health.set_ready(false);
-    tracing::info!("shutting down: forwarding queued spans");
+    svc.ready_until_shutdown().await;
     if !agent.join(DRAIN_TIMEOUT).await {
-        tracing::warn!("some queued spans were not forwarded before exit");
+        tracing::warn!("some buffered spans were not forwarded before exit");
     }
-    let _ = tokio::time::timeout(Duration::from_secs(1), admin_task).await;
+    svc.finish().await;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! One processor per UDP port (compact 6831, binary 6832): a [`crate::udp_server`] reader
 //! feeding a bounded queue, and a pool of workers that decode each packet with the model's
-//! thrift codec and hand the spans to the [`GrpcReporter`].
+//! thrift codec and hand the spans to the [`Batcher`].
 //!
 //! Input is hostile: a packet that does not decode is counted (Jaeger's `handler_errors`,
 //! plus `sextant_agent_malformed_packets_total` by reason) and dropped; nothing a client
@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, Mutex};
 use tokio::task::JoinHandle;
 
 use crate::metrics::METRICS;
-use crate::reporter::GrpcReporter;
+use crate::reporter::batcher::Batcher;
 use crate::udp_server::{queue_depth, read_loop};
 use crate::Labels;
 
@@ -35,7 +35,7 @@ pub fn start(
     socket: UdpSocket,
     local: SocketAddr,
     config: &ProcessorConfig,
-    reporter: GrpcReporter,
+    batcher: Arc<Batcher>,
     shutdown: Shutdown,
 ) -> Vec<JoinHandle<()>> {
     let labels = Labels::for_protocol(config.protocol);
@@ -55,7 +55,7 @@ pub fn start(
     )));
     for _ in 0..config.workers.max(1) {
         let rx = rx.clone();
-        let reporter = reporter.clone();
+        let batcher = batcher.clone();
         let probe = depth_probe.clone();
         let protocol = config.protocol;
         tasks.push(tokio::spawn(async move {
@@ -70,17 +70,18 @@ pub fn start(
                         .with_label_values(&labels.values())
                         .set(queue_depth(&tx));
                 }
-                handle_packet(&packet, protocol, labels, &reporter).await;
+                handle_packet(&packet, protocol, labels, &batcher);
             }
         }));
     }
     tasks
 }
 
-async fn handle_packet(packet: &[u8], protocol: Protocol, labels: Labels, reporter: &GrpcReporter) {
+/// Decodes one packet and batches its spans; an undecodable packet is counted by reason.
+/// Public for the fuzz tests, which drive it with hostile bytes.
+pub fn handle_packet(packet: &[u8], protocol: Protocol, labels: Labels, batcher: &Batcher) {
     match decode_emit_batch(packet, protocol) {
-        Ok(spans) if spans.is_empty() => {}
-        Ok(spans) => reporter.emit(&spans).await,
+        Ok(spans) => batcher.add(&spans),
         Err(e) => {
             let [model, proto] = labels.values();
             METRICS
@@ -96,7 +97,7 @@ async fn handle_packet(packet: &[u8], protocol: Protocol, labels: Labels, report
     }
 }
 
-fn reason(e: &DecodeError) -> &'static str {
+pub fn reason(e: &DecodeError) -> &'static str {
     match e {
         DecodeError::Truncated(_) => "truncated",
         DecodeError::Malformed { .. } => "malformed",

@@ -8,18 +8,29 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use sextant_common::net::parse_listen_addr;
 use sextant_common::shutdown::Shutdown;
+use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use crate::metrics::METRICS;
 use crate::{AgentError, Labels};
 
-/// Binds the UDP socket for one processor.
-pub async fn bind(host_port: &str) -> Result<UdpSocket, AgentError> {
+/// Binds the UDP socket for one processor; `recv_buffer` > 0 sets its kernel receive
+/// buffer (SO_RCVBUF), which is what absorbs bursts while the reader is busy.
+pub async fn bind(host_port: &str, recv_buffer: usize) -> Result<UdpSocket, AgentError> {
     let addr = parse_listen_addr(host_port).map_err(AgentError::Address)?;
-    UdpSocket::bind(addr)
-        .await
-        .map_err(|source| AgentError::Bind { addr, source })
+    let bind_err = |source| AgentError::Bind { addr, source };
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
+        .map_err(bind_err)?;
+    if recv_buffer > 0 {
+        // The kernel may cap the size (net.core.rmem_max); a smaller buffer still works.
+        if let Err(e) = socket.set_recv_buffer_size(recv_buffer) {
+            tracing::warn!(%addr, error = %e, "cannot set the UDP receive buffer size");
+        }
+    }
+    socket.set_nonblocking(true).map_err(bind_err)?;
+    socket.bind(&addr.into()).map_err(bind_err)?;
+    UdpSocket::from_std(socket.into()).map_err(bind_err)
 }
 
 /// Reads packets until shutdown; returns when it stops reading. Dropping `queue` on return

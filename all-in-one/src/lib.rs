@@ -76,7 +76,16 @@ pub async fn run(
     let storage = sextant_storage::build_with_default(&args.storage, DEFAULT_STORAGE).await?;
     let collector =
         sextant_collector::run(&args.collector, storage.clone(), shutdown.clone()).await?;
-    let query = sextant_query::run(&args.query, storage, shutdown.clone()).await?;
+    let archive = sextant_storage::factory::archive::build_archive_with_default(
+        &args.storage,
+        DEFAULT_STORAGE,
+    )
+    .await?;
+    let stores = sextant_query::Stores {
+        primary: storage,
+        archive,
+    };
+    let query = sextant_query::run(&args.query, stores, shutdown.clone()).await?;
 
     // The agent always reports to this process's collector (as Jaeger's all-in-one does),
     // over real gRPC so the path is the same one a deployed agent takes.

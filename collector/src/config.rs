@@ -11,6 +11,7 @@ pub struct CollectorArgs {
     /// Address of the gRPC server receiving Jaeger api_v2 `PostSpans` (what Jaeger agents and
     /// Jaeger gRPC exporters send to).
     #[arg(
+        id = "collector.grpc-server.host-port",
         long = "collector.grpc-server.host-port",
         env = "COLLECTOR_GRPC_SERVER_HOST_PORT",
         default_value = ":14250"
@@ -19,6 +20,7 @@ pub struct CollectorArgs {
 
     /// Largest gRPC message (bytes, after decompression) the gRPC receivers accept.
     #[arg(
+        id = "collector.grpc-server.max-message-size",
         long = "collector.grpc-server.max-message-size",
         env = "COLLECTOR_GRPC_SERVER_MAX_MESSAGE_SIZE",
         default_value_t = DEFAULT_GRPC_MAX_MESSAGE_SIZE
@@ -28,6 +30,7 @@ pub struct CollectorArgs {
     /// Address of the HTTP server receiving Jaeger thrift batches on `POST /api/traces`
     /// (what Jaeger clients' HTTP senders use).
     #[arg(
+        id = "collector.http-server.host-port",
         long = "collector.http-server.host-port",
         env = "COLLECTOR_HTTP_SERVER_HOST_PORT",
         default_value = ":14268"
@@ -36,6 +39,7 @@ pub struct CollectorArgs {
 
     /// Whether the OTLP receivers (gRPC and HTTP) run.
     #[arg(
+        id = "collector.otlp.enabled",
         long = "collector.otlp.enabled",
         env = "COLLECTOR_OTLP_ENABLED",
         default_value_t = true,
@@ -47,6 +51,7 @@ pub struct CollectorArgs {
 
     /// Address of the OTLP gRPC receiver (TraceService/Export).
     #[arg(
+        id = "collector.otlp.grpc.host-port",
         long = "collector.otlp.grpc.host-port",
         env = "COLLECTOR_OTLP_GRPC_HOST_PORT",
         default_value = ":4317"
@@ -55,6 +60,7 @@ pub struct CollectorArgs {
 
     /// Address of the OTLP HTTP receiver (`POST /v1/traces`, protobuf or JSON).
     #[arg(
+        id = "collector.otlp.http.host-port",
         long = "collector.otlp.http.host-port",
         env = "COLLECTOR_OTLP_HTTP_HOST_PORT",
         default_value = ":4318"
@@ -64,6 +70,7 @@ pub struct CollectorArgs {
     /// Largest request body (bytes) the HTTP receivers accept, checked both on the wire and
     /// after gzip decompression; larger requests get HTTP 413.
     #[arg(
+        id = "collector.http-server.max-request-body-size",
         long = "collector.http-server.max-request-body-size",
         env = "COLLECTOR_HTTP_SERVER_MAX_REQUEST_BODY_SIZE",
         default_value_t = 20 * 1024 * 1024
@@ -72,6 +79,7 @@ pub struct CollectorArgs {
 
     /// How many span batches may be written to storage at the same time.
     #[arg(
+        id = "collector.num-workers",
         long = "collector.num-workers",
         env = "COLLECTOR_NUM_WORKERS",
         default_value_t = 50,
@@ -82,12 +90,55 @@ pub struct CollectorArgs {
     /// How many spans may wait for a worker. When full, receivers answer "busy"
     /// (gRPC RESOURCE_EXHAUSTED, HTTP 503 with Retry-After) so clients retry later.
     #[arg(
+        id = "collector.queue-size",
         long = "collector.queue-size",
         env = "COLLECTOR_QUEUE_SIZE",
         default_value_t = 2000,
         value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub queue_size: u32,
+
+    /// Memory bound of the queue, in MiB (0: none). Spans waiting for a worker are weighed
+    /// by their approximate in-memory size; a batch that would push the queue past this is
+    /// refused as busy, like a batch that does not fit `--collector.queue-size`.
+    #[arg(
+        id = "collector.queue-size-memory",
+        long = "collector.queue-size-memory",
+        env = "COLLECTOR_QUEUE_SIZE_MEMORY",
+        default_value_t = 0
+    )]
+    pub queue_size_memory_mib: u32,
+
+    /// Address of the Zipkin receiver (`POST /api/v1/spans`, `/api/v2/spans`). Empty: the
+    /// receiver is off, as in Jaeger (set `:9411` for Zipkin's usual port).
+    #[arg(
+        id = "collector.zipkin.host-port",
+        long = "collector.zipkin.host-port",
+        env = "COLLECTOR_ZIPKIN_HOST_PORT",
+        default_value = ""
+    )]
+    pub zipkin_host_port: String,
+
+    /// Comma-separated CORS origins the Zipkin receiver allows (`*`: any).
+    #[arg(
+        id = "collector.zipkin.allowed-origins",
+        long = "collector.zipkin.allowed-origins",
+        env = "COLLECTOR_ZIPKIN_ALLOWED_ORIGINS",
+        default_value = "*"
+    )]
+    pub zipkin_allowed_origins: String,
+
+    /// Comma-separated request headers the Zipkin receiver allows in CORS requests.
+    #[arg(
+        id = "collector.zipkin.allowed-headers",
+        long = "collector.zipkin.allowed-headers",
+        env = "COLLECTOR_ZIPKIN_ALLOWED_HEADERS",
+        default_value = "content-type"
+    )]
+    pub zipkin_allowed_headers: String,
+
+    #[command(flatten)]
+    pub sampling: crate::sampling::SamplingArgs,
 }
 
 impl Default for CollectorArgs {
@@ -102,6 +153,11 @@ impl Default for CollectorArgs {
             http_max_body_size: 20 * 1024 * 1024,
             num_workers: 50,
             queue_size: 2000,
+            queue_size_memory_mib: 0,
+            zipkin_host_port: String::new(),
+            zipkin_allowed_origins: "*".into(),
+            zipkin_allowed_headers: "content-type".into(),
+            sampling: crate::sampling::SamplingArgs::default(),
         }
     }
 }
@@ -115,7 +171,8 @@ impl CollectorArgs {
             grpc_host_port: any.clone(),
             http_host_port: any.clone(),
             otlp_grpc_host_port: any.clone(),
-            otlp_http_host_port: any,
+            otlp_http_host_port: any.clone(),
+            zipkin_host_port: any,
             ..CollectorArgs::default()
         }
     }

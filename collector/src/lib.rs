@@ -12,11 +12,15 @@
 //! | Jaeger thrift HTTP `POST /api/traces` | `--collector.http-server.host-port` | `:14268` |
 //! | OTLP gRPC `TraceService/Export` | `--collector.otlp.grpc.host-port` | `:4317` |
 //! | OTLP HTTP `POST /v1/traces` | `--collector.otlp.http.host-port` | `:4318` |
+//! | Zipkin `POST /api/v1/spans`, `/api/v2/spans` | `--collector.zipkin.host-port` | off |
+//! | Sampling `SamplingManager` (gRPC) | on the api_v2 gRPC port | |
+//! | Sampling `GET /api/sampling?service=` | on the thrift HTTP port | |
 
 pub mod config;
 pub mod metrics;
 pub mod processor;
 pub mod receivers;
+pub mod sampling;
 pub mod sanitize;
 pub mod server;
 
@@ -38,6 +42,8 @@ pub enum CollectorError {
         what: &'static str,
         source: HostPortError,
     },
+    #[error(transparent)]
+    Sampling(#[from] sampling::SamplingError),
     #[error("cannot listen for {what} on {addr}: {source}")]
     Bind {
         what: &'static str,
@@ -56,6 +62,10 @@ pub struct RunningCollector {
     pub otlp_grpc_addr: Option<SocketAddr>,
     /// OTLP HTTP; `None` when OTLP is disabled.
     pub otlp_http_addr: Option<SocketAddr>,
+    /// Zipkin HTTP; `None` unless `--collector.zipkin.host-port` is set.
+    pub zipkin_addr: Option<SocketAddr>,
+    /// The sampling strategies served (over gRPC and HTTP).
+    pub sampling: sampling::SamplingProvider,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -84,7 +94,10 @@ pub async fn run(
     storage: Storage,
     shutdown: Shutdown,
 ) -> Result<RunningCollector, CollectorError> {
-    let processor = SpanProcessor::new(storage.writer.clone(), args.num_workers, args.queue_size);
+    let memory_bound = u64::from(args.queue_size_memory_mib) * 1024 * 1024;
+    let processor = SpanProcessor::new(storage.writer.clone(), args.num_workers, args.queue_size)
+        .with_memory_bound(memory_bound);
+    let sampling = sampling::SamplingProvider::start(&args.sampling, shutdown.clone()).await?;
     let max_msg = args.grpc_max_message_size;
 
     // Bind everything first: a port conflict must fail start-up before anything serves.
@@ -98,15 +111,22 @@ pub async fn run(
     } else {
         None
     };
+    let zipkin_listener = if args.zipkin_host_port.trim().is_empty() {
+        None
+    } else {
+        Some(server::bind("zipkin", &args.zipkin_host_port).await?)
+    };
 
     let mut tasks = Vec::new();
     let grpc_router = tonic::transport::Server::builder()
-        .add_service(receivers::grpc_api_v2::service(processor.clone(), max_msg));
+        .add_service(receivers::grpc_api_v2::service(processor.clone(), max_msg))
+        .add_service(sampling::grpc::service(sampling.clone()));
     let (grpc_addr, t) =
         server::spawn_grpc("jaeger grpc", grpc_router, grpc_listener, shutdown.clone())?;
     tasks.push(t);
 
-    let http_router = receivers::thrift_http::router(processor.clone(), args.http_max_body_size);
+    let http_router = receivers::thrift_http::router(processor.clone(), args.http_max_body_size)
+        .merge(sampling::http::router(sampling.clone()));
     let (http_addr, t) =
         server::spawn_http("jaeger http", http_router, http_listener, shutdown.clone())?;
     tasks.push(t);
@@ -125,11 +145,25 @@ pub async fn run(
         tasks.push(t);
     }
 
+    let mut zipkin_addr = None;
+    if let Some(listener) = zipkin_listener {
+        let cors = receivers::zipkin::Cors {
+            allowed_origins: &args.zipkin_allowed_origins,
+            allowed_headers: &args.zipkin_allowed_headers,
+        };
+        let router = receivers::zipkin::router(processor.clone(), args.http_max_body_size, cors);
+        let (addr, t) = server::spawn_http("zipkin", router, listener, shutdown.clone())?;
+        zipkin_addr = Some(addr);
+        tasks.push(t);
+    }
+
     Ok(RunningCollector {
         grpc_addr,
         http_addr,
         otlp_grpc_addr,
         otlp_http_addr,
+        zipkin_addr,
+        sampling,
         tasks,
     })
 }

@@ -34,6 +34,7 @@ pub struct CollectorMetrics {
     pub save_latency: Histogram,
     pub busy: IntCounter,
     pub malformed_requests: IntCounterVec,
+    pub spans_sanitized: IntCounterVec,
     service_names: Mutex<HashSet<String>>,
 }
 
@@ -107,8 +108,18 @@ impl CollectorMetrics {
                 "Requests whose body could not be decoded, by transport and format",
                 &["format", "transport"],
             ),
+            spans_sanitized: m::counter_vec(
+                "sextant_collector_spans_sanitized_total",
+                "Spans the sanitizer repaired or flagged, by reason",
+                &["reason"],
+            ),
             service_names: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// The sanitizer's counter (see [`crate::sanitize`]).
+    pub fn sanitized(&self) -> &IntCounterVec {
+        &self.spans_sanitized
     }
 
     /// The `svc` label for a service name: normalised, and capped in cardinality.

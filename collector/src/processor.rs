@@ -11,6 +11,12 @@
 //! bounded under overload and clients retry instead of the collector buffering without
 //! limit. A batch larger than the whole queue is admitted when the queue is empty, so big
 //! batches are slow rather than impossible.
+//!
+//! With a memory bound (`--collector.queue-size-memory`), waiting spans are also weighed by
+//! their approximate in-memory size ([`approx_span_bytes`], in KiB units) and a batch that
+//! would push the queue past the bound is refused the same way. (Jaeger uses the same flag
+//! to resize its span-count queue from the average span size; a byte bound gives the same
+//! protection without a resize loop.)
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -48,7 +54,11 @@ impl SpanFormat {
     /// Jaeger's debug flag (bit 1) only means "debug" in Jaeger-shaped formats; in OTLP the
     /// same bit is a W3C trace flag, and Jaeger reports OTLP spans as non-debug.
     fn debug_flag_applies(self) -> bool {
-        matches!(self, SpanFormat::Jaeger | SpanFormat::Proto)
+        // Zipkin's `debug` (and `X-B3-Flags: 1`) is decoded into the same bit.
+        matches!(
+            self,
+            SpanFormat::Jaeger | SpanFormat::Proto | SpanFormat::Zipkin
+        )
     }
 }
 
@@ -95,6 +105,8 @@ pub struct SpanProcessor {
     writer: Arc<dyn SpanWriter>,
     queue: Arc<Semaphore>,
     queue_capacity: u32,
+    /// KiB of waiting spans still allowed; `None` without a memory bound.
+    memory: Option<(Arc<Semaphore>, u32)>,
     workers: Arc<Semaphore>,
     metrics: &'static CollectorMetrics,
 }
@@ -165,9 +177,17 @@ impl SpanProcessor {
             writer,
             queue: Arc::new(Semaphore::new(queue_capacity as usize)),
             queue_capacity,
+            memory: None,
             workers: Arc::new(Semaphore::new(num_workers.max(1) as usize)),
             metrics,
         }
+    }
+
+    /// Adds a memory bound of `bytes` on the spans waiting for a worker (0: none).
+    pub fn with_memory_bound(mut self, bytes: u64) -> Self {
+        let kib = u32::try_from(bytes / 1024).unwrap_or(u32::MAX);
+        self.memory = (kib > 0).then(|| (Arc::new(Semaphore::new(kib as usize)), kib));
+        self
     }
 
     /// Counts a request whose body could not be decoded.
@@ -185,8 +205,8 @@ impl SpanProcessor {
         format: SpanFormat,
         transport: Transport,
     ) -> Result<(), ProcessError> {
-        sanitize(&mut spans);
         let m = self.metrics;
+        sanitize(&mut spans, m.sanitized());
         let tally = Tally::of(&spans, format, m);
         let (fmt, tr) = (format.as_str(), transport.as_str());
         for ((svc, debug), n) in &tally.spans {
@@ -216,11 +236,28 @@ impl SpanProcessor {
                 return Err(ProcessError::Busy);
             }
         };
+        // The memory bound, like the count bound: refuse now rather than wait.
+        let memory_permit = match &self.memory {
+            None => None,
+            Some((sem, capacity)) => {
+                let kib: u64 = spans.iter().map(approx_span_bytes).sum::<u64>() / 1024 + 1;
+                let wanted = u32::try_from(kib).unwrap_or(u32::MAX).min(*capacity);
+                match sem.clone().try_acquire_many_owned(wanted) {
+                    Ok(p) => Some(p),
+                    Err(_) => {
+                        drop(queued);
+                        self.count_rejected(&tally, fmt, tr);
+                        return Err(ProcessError::Busy);
+                    }
+                }
+            }
+        };
         self.update_queue_length();
         // The worker semaphore is never closed, so `acquire` only fails if that invariant
         // breaks; treat it as busy rather than panic.
         let worker = self.workers.clone().acquire_owned().await;
         drop(queued);
+        drop(memory_permit);
         self.update_queue_length();
         let Ok(_worker) = worker else {
             self.count_rejected(&tally, fmt, tr);
@@ -262,6 +299,13 @@ impl SpanProcessor {
         }
     }
 
+    /// KiB of spans currently waiting under the memory bound (0 without one).
+    pub fn queued_kib(&self) -> usize {
+        self.memory.as_ref().map_or(0, |(sem, cap)| {
+            (*cap as usize).saturating_sub(sem.available_permits())
+        })
+    }
+
     /// Spans currently waiting for a storage worker.
     pub fn queued_spans(&self) -> usize {
         (self.queue_capacity as usize).saturating_sub(self.queue.available_permits())
@@ -273,4 +317,41 @@ impl SpanProcessor {
             .queue_length
             .set(i64::try_from(waiting).unwrap_or(i64::MAX));
     }
+}
+
+/// A span's approximate heap footprint: the struct, its strings and collections. Shared
+/// resources and scopes are not counted per span. Cheap (no deep walk of values) and meant
+/// only for the queue's memory bound.
+pub fn approx_span_bytes(span: &Span) -> u64 {
+    use std::mem::size_of;
+    let attrs = |a: &[sextant_model::KeyValue]| -> usize {
+        a.iter()
+            .map(|kv| {
+                let value = match &kv.value {
+                    sextant_model::AnyValue::Str(v) => v.len(),
+                    sextant_model::AnyValue::Bytes(v) => v.len(),
+                    // Nested values: a flat guess, they are rare in spans.
+                    _ => 16,
+                };
+                size_of::<sextant_model::KeyValue>() + kv.key.len() + value
+            })
+            .sum()
+    };
+    let events: usize = span
+        .events
+        .iter()
+        .map(|e| size_of::<sextant_model::Event>() + e.name.len() + attrs(&e.attributes))
+        .sum();
+    let links: usize = span
+        .links
+        .iter()
+        .map(|l| size_of::<sextant_model::Link>() + attrs(&l.attributes))
+        .sum();
+    let total = size_of::<Span>()
+        + span.name.len()
+        + span.trace_state.len()
+        + attrs(&span.attributes)
+        + events
+        + links;
+    u64::try_from(total).unwrap_or(u64::MAX)
 }

@@ -158,3 +158,42 @@ async fn storage_failure_is_retryable_for_clients() {
     shutdown.trigger();
     assert!(collector.join(Duration::from_secs(5)).await);
 }
+
+#[tokio::test]
+async fn memory_bound_refuses_big_batches_while_busy() {
+    let writer = Arc::new(GatedWriter {
+        entered: Semaphore::new(0),
+        release: Semaphore::new(0),
+    });
+    // One worker, plenty of span slots, but only 1 MiB of waiting spans.
+    let processor = SpanProcessor::new(writer.clone(), 1, 10_000).with_memory_bound(1024 * 1024);
+    let big = || {
+        let mut b = batch(1);
+        b[0].attributes
+            .push(sextant_model::KeyValue::new("blob", "x".repeat(600 * 1024)));
+        b
+    };
+    let p = processor.clone();
+    let first =
+        tokio::spawn(async move { p.process(batch(1), SpanFormat::Otlp, Transport::Grpc).await });
+    writer.entered.acquire().await.unwrap().forget();
+    let p = processor.clone();
+    let second =
+        tokio::spawn(async move { p.process(big(), SpanFormat::Otlp, Transport::Grpc).await });
+    for _ in 0..500 {
+        if processor.queued_kib() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert!(processor.queued_kib() >= 600, "{}", processor.queued_kib());
+    let refused = processor
+        .process(big(), SpanFormat::Otlp, Transport::Grpc)
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, ProcessError::Busy), "{refused:?}");
+    writer.release.add_permits(2);
+    first.await.unwrap().unwrap();
+    second.await.unwrap().unwrap();
+    assert_eq!(processor.queued_kib(), 0);
+}

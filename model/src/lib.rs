@@ -5,6 +5,7 @@
 
 pub mod api_v2;
 pub mod error;
+pub mod es_json;
 pub mod jaeger;
 pub mod otlp;
 pub mod otlp_json;

@@ -10,6 +10,8 @@ pub enum QueryError {
     InvalidHostPort(#[from] HostPortError),
     #[error("invalid --query.base-path {path:?}: {reason}")]
     InvalidBasePath { path: String, reason: String },
+    #[error("invalid --query.cors.* value: {0}")]
+    InvalidCors(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,

@@ -1,5 +1,5 @@
-//! `sextant-query`: flags → logging → admin server → storage → HTTP query API, until
-//! SIGTERM/SIGINT.
+//! `sextant-query`: flags → logging → admin server → storage (+ archive) → HTTP and gRPC
+//! query APIs, until SIGTERM/SIGINT.
 
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ const ADMIN_PORT: u16 = 16687;
 /// How long in-flight requests get to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Sextant query service: Jaeger's query HTTP API over the configured span storage.
+/// Sextant query service: Jaeger's query HTTP and gRPC APIs over the configured span storage.
 #[derive(Parser, Debug)]
 #[command(name = "sextant-query", version, about)]
 struct Cli {
@@ -46,7 +46,17 @@ async fn main() -> anyhow::Result<()> {
     let storage = sextant_storage::build(&cli.storage)
         .await
         .context("building span storage")?;
-    let query = sextant_query::run(&cli.query, storage, shutdown.clone()).await?;
+    let archive = sextant_storage::factory::archive::build_archive_with_default(
+        &cli.storage,
+        sextant_storage::StorageType::Memory,
+    )
+    .await
+    .context("building archive storage")?;
+    let stores = sextant_query::Stores {
+        primary: storage,
+        archive,
+    };
+    let query = sextant_query::run(&cli.query, stores, shutdown.clone()).await?;
     health.set_ready(true);
 
     shutdown.wait().await;

@@ -32,6 +32,7 @@ async fn starts_serves_and_stops_on_sigterm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sextant-query"))
         .args([
             "--query.http-server.host-port=127.0.0.1:0",
+            "--query.grpc-server.host-port=127.0.0.1:0",
             "--admin.http.host-port=127.0.0.1:0",
             "--log-format=json",
         ])
@@ -56,7 +57,7 @@ async fn starts_serves_and_stops_on_sigterm() {
         let line = rx
             .recv_timeout(Duration::from_secs(20))
             .expect("start-up log");
-        api = api.or_else(|| listening_addr(&line, "query HTTP server listening", "http_addr"));
+        api = api.or_else(|| listening_addr(&line, "query servers listening", "http_addr"));
         admin = admin.or_else(|| listening_addr(&line, "admin server listening", "local"));
     }
     let (api, admin) = (api.unwrap(), admin.unwrap());

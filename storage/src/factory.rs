@@ -6,6 +6,10 @@
 
 use clap::ValueEnum;
 
+/// The archive store that goes with each backend (see its module docs).
+#[path = "archive.rs"]
+pub mod archive;
+
 use crate::memory::MemoryArgs;
 use crate::{Result, Storage};
 
@@ -36,10 +40,22 @@ storage_types! {
     /// A remote storage server over Jaeger's gRPC Remote Storage API (`--grpc-storage.server`),
     /// e.g. `sextant-remote-storage` or Jaeger's `remote-storage`.
     Grpc = "grpc" => build_grpc;
+    /// Accepts and discards every span; reads find nothing. For benchmarks.
+    Blackhole = "blackhole" => build_blackhole;
+    /// Elasticsearch 7–9 or OpenSearch 1–3 in Jaeger's index layout (`--es.server-urls`).
+    Elasticsearch = "elasticsearch" => build_elasticsearch;
+}
+
+async fn build_blackhole(_args: &StorageArgs) -> Result<Storage> {
+    Ok(crate::blackhole::build())
 }
 
 async fn build_embedded(args: &StorageArgs) -> Result<Storage> {
     crate::embedded::open(&args.embedded).await
+}
+
+async fn build_elasticsearch(args: &StorageArgs) -> Result<Storage> {
+    crate::elasticsearch::connect(&args.es).await
 }
 
 async fn build_grpc(args: &StorageArgs) -> Result<Storage> {
@@ -65,6 +81,9 @@ pub struct StorageArgs {
 
     #[command(flatten)]
     pub grpc: crate::grpc::GrpcStorageArgs,
+
+    #[command(flatten)]
+    pub es: crate::elasticsearch::EsArgs,
 }
 
 impl StorageArgs {

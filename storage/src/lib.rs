@@ -4,13 +4,16 @@
 //! [`factory::build`] from [`StorageArgs`] and talks to the traits below. The trait docs are
 //! the specification each backend implements; `conformance` checks them.
 
+pub mod blackhole;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod elasticsearch;
 pub mod embedded;
 pub mod factory;
 pub mod grpc;
 pub mod matcher;
 pub mod memory;
+pub mod sampling;
 
 use std::sync::Arc;
 use std::time::Duration;

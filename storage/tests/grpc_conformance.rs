@@ -7,13 +7,13 @@
 //! Two of Jaeger's fixture queries cannot pass over this API: spans travel as Jaeger v1
 //! (api_v2) spans, which have no place for scope attributes or link attributes, so
 //! "Scope Attributes" and "Link Attributes" find nothing (Jaeger's own v1-model backends
-//! skip them too). Those two, and only those, are tolerated below.
+//! skip them too). Those two, and only those, are skipped (`SuiteOptions::v1_span_model`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use sextant_model::{Span, SpanId, TraceId};
-use sextant_storage::conformance::run_suite;
+use sextant_storage::conformance::{run_suite_with, SuiteOptions};
 use sextant_storage::grpc::{self, GrpcStorageArgs};
 use sextant_storage::memory::MemoryStore;
 use sextant_storage::{Storage, StorageError, TraceQuery};
@@ -58,24 +58,14 @@ async fn grpc_backend_passes_the_conformance_suite() {
         purger: store,
         ..remote
     };
-    let report = run_suite(&storage).await;
+    let options = SuiteOptions {
+        v1_span_model: true,
+        ..SuiteOptions::default()
+    };
+    let report = run_suite_with(&storage, &options).await;
     println!("{report}");
-    let unexpected: Vec<String> = report
-        .failures()
-        .into_iter()
-        .filter(|f| !V1_MODEL_LIMITS.iter().any(|limit| f.starts_with(limit)))
-        .collect();
-    assert!(
-        unexpected.is_empty(),
-        "storage conformance failed:\n{report}"
-    );
+    report.assert_passed();
 }
-
-/// Failures owed to the Jaeger v1 span model the API carries (see the module docs).
-const V1_MODEL_LIMITS: &[&str] = &[
-    "jaeger queries.json: \"Scope Attributes\"",
-    "jaeger queries.json: \"Link Attributes\"",
-];
 
 fn span(trace: u128, id: u64) -> Span {
     Span {

@@ -7,7 +7,10 @@ Two topologies run the same checks:
   gRPC remote-storage API), as an operator without a database cluster would run them.
 """
 
+import os
+import re
 import socket
+import subprocess
 import uuid
 
 import pytest
@@ -19,7 +22,7 @@ from clients import (
     send_with_otlp_grpc,
     send_with_otlp_http,
 )
-from conftest import QueryClient, free_port, free_tcp_udp_port, wait_until
+from conftest import BIN_DIR, QueryClient, free_port, free_tcp_udp_port, wait_until
 
 
 class Topology:
@@ -33,16 +36,38 @@ class Topology:
         self.processes = []
 
 
+def host_port_flags(binary):
+    """Every `--….host-port` flag the binary's --help lists (cached per binary)."""
+    if binary not in _HOST_PORT_FLAGS:
+        out = subprocess.run(
+            [os.path.join(BIN_DIR, binary), "--help"], capture_output=True, text=True, check=True
+        ).stdout
+        _HOST_PORT_FLAGS[binary] = sorted(set(re.findall(r"--([a-z0-9.-]+host-port)\b", out)))
+    return _HOST_PORT_FLAGS[binary]
+
+
+_HOST_PORT_FLAGS = {}
+
+
 def all_in_one_flags(agent, grpc, otlp_grpc, otlp_http, http):
-    return [
-        f"--processor.jaeger-compact.server-host-port=127.0.0.1:{agent}",
-        f"--processor.jaeger-binary.server-host-port=127.0.0.1:{free_tcp_udp_port()}",
-        f"--collector.grpc-server.host-port=127.0.0.1:{grpc}",
-        f"--collector.http-server.host-port=127.0.0.1:{free_port()}",
-        f"--collector.otlp.grpc.host-port=127.0.0.1:{otlp_grpc}",
-        f"--collector.otlp.http.host-port=127.0.0.1:{otlp_http}",
-        f"--query.http-server.host-port=127.0.0.1:{http}",
-    ]
+    """Loopback addresses for every listener of `sextant`: the named ones, and a free port
+    for each other `host-port` flag, so a newly added listener never collides."""
+    chosen = {
+        "processor.jaeger-compact.server-host-port": agent,
+        "collector.grpc-server.host-port": grpc,
+        "collector.otlp.grpc.host-port": otlp_grpc,
+        "collector.otlp.http.host-port": otlp_http,
+        "query.http-server.host-port": http,
+    }
+    flags = []
+    for flag in host_port_flags("sextant"):
+        if flag in ("admin.http.host-port", "reporter.grpc.host-port"):
+            continue  # the launcher sets the first; the second is a target, not a listener
+        port = chosen.get(flag) or (
+            free_tcp_udp_port() if flag.startswith("processor.") else free_port()
+        )
+        flags.append(f"--{flag}=127.0.0.1:{port}")
+    return flags
 
 
 def start_all_in_one(launcher, data_dir):

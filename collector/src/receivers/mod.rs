@@ -8,6 +8,7 @@ pub mod http_body;
 pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod thrift_http;
+pub mod zipkin;
 
 use sextant_model::DecodeError;
 

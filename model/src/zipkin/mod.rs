@@ -2,10 +2,11 @@
 //!
 //! Every Zipkin wire format decodes *structurally* into one neutral Zipkin v2 span
 //! (`v2::ZipkinSpan`, in `v2.rs`), and `convert.rs` holds the one *semantic* mapping from
-//! that to [`Span`](crate::Span); `event.rs` unpacks annotations. Today the formats are v2 JSON ([`decode_v2_json`]) and v2 proto3
-//! ([`decode_v2_proto`]); Zipkin v1 JSON and v1 thrift will be added as further structural
-//! decoders (`v1_json.rs` / `v1_thrift.rs`: v1 → `ZipkinSpan`, the way Zipkin's own
-//! `V1SpanConverter` works) and reuse the mapping unchanged.
+//! that to [`Span`](crate::Span); `event.rs` unpacks annotations. The formats are v2 JSON
+//! ([`decode_v2_json`]), v2 proto3 ([`decode_v2_proto`]), v1 JSON ([`decode_v1_json`]) and
+//! v1 thrift ([`decode_v1_thrift`]); the v1 decoders read into `v1::V1Span`, which `v1.rs`
+//! translates into `ZipkinSpan`s as Zipkin's own `V1SpanConverter` does, reusing the
+//! mapping unchanged.
 //!
 //! The mapping follows the OpenTelemetry collector's Zipkin receiver
 //! (`pkg/translator/zipkin/zipkinv2`), which is what Jaeger itself ingests Zipkin through.
@@ -53,10 +54,15 @@ mod convert;
 mod event;
 mod json;
 mod proto;
+mod v1;
+mod v1_json;
+mod v1_thrift;
 mod v2;
 
 pub use json::decode_v2_json;
 pub use proto::decode_v2_proto;
+pub use v1_json::decode_v1_json;
+pub use v1_thrift::decode_v1_thrift;
 
 /// Span attribute marking a Zipkin `shared` span (value `true`).
 pub const ATTR_SHARED: &str = "zipkin.shared";

@@ -12,7 +12,7 @@
 //!
 //! Bad parameters answer 400, storage failures 500 (see [`ApiError`]), both in the envelope.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::SystemTime;
 
 use axum::extract::rejection::PathRejection;
@@ -30,7 +30,6 @@ use super::params::{
 };
 use super::response::{json_response, ApiError, Envelope, StructuredError};
 use super::ApiState;
-use crate::metrics;
 
 /// Jaeger's `spanstore.ErrTraceNotFound` text, which clients match on.
 pub const TRACE_NOT_FOUND: &str = "trace not found";
@@ -67,9 +66,7 @@ fn ok<T: Serialize>(params: &Params, body: Envelope<T>) -> Response {
 
 async fn services(State(st): State<ApiState>, RawQuery(raw): RawQuery) -> Response {
     let params = Params::parse(raw.as_deref());
-    let result = metrics::global()
-        .observe("get_services", st.storage.reader.get_services())
-        .await;
+    let result = st.service.get_services().await;
     match result {
         Ok(services) => {
             let total = services.len();
@@ -89,12 +86,7 @@ async fn operations_legacy(
         Ok(Path(s)) => s,
         Err(e) => return ApiError::bad_request(e.body_text()).into_response(),
     };
-    let result = metrics::global()
-        .observe(
-            "get_operations",
-            st.storage.reader.get_operations(&service, None),
-        )
-        .await;
+    let result = st.service.get_operations(&service, None).await;
     match result {
         Ok(ops) => {
             // The legacy route lists names only, once each whatever their span kinds.
@@ -124,12 +116,7 @@ async fn operations(State(st): State<ApiState>, RawQuery(raw): RawQuery) -> Resp
             return ok(&params, Envelope::new(Vec::<OperationJson>::new()));
         }
     };
-    let result = metrics::global()
-        .observe(
-            "get_operations",
-            st.storage.reader.get_operations(service, kind),
-        )
-        .await;
+    let result = st.service.get_operations(service, kind).await;
     match result {
         Ok(ops) => {
             let data: Vec<OperationJson> = ops
@@ -159,14 +146,9 @@ async fn get_trace(
         },
         Err(e) => return ApiError::bad_request(e.body_text()).into_response(),
     };
-    let result = metrics::global()
-        .observe("get_trace", st.storage.reader.get_traces(&[id]))
-        .await;
-    match result {
-        Ok(traces) => match traces.into_iter().find(|t| !t.spans.is_empty()) {
-            Some(trace) => ok(&params, Envelope::new(vec![UiTrace::from_trace(&trace)])),
-            None => ApiError::not_found(TRACE_NOT_FOUND).into_response(),
-        },
+    match st.service.get_trace(id, params.raw()).await {
+        Ok(Some(trace)) => ok(&params, Envelope::new(vec![UiTrace::from_trace(&trace)])),
+        Ok(None) => ApiError::not_found(TRACE_NOT_FOUND).into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
 }
@@ -177,12 +159,9 @@ async fn search(State(st): State<ApiState>, RawQuery(raw): RawQuery) -> Response
         Ok(r) => r,
         Err(e) => return ApiError::bad_request(e.0).into_response(),
     };
-    let m = metrics::global();
+    let raw = params.raw();
     if trace_ids.is_empty() {
-        return match m
-            .observe("find_traces", st.storage.reader.find_traces(&query))
-            .await
-        {
+        return match st.service.find_traces(&query, raw).await {
             Ok(traces) => {
                 let data: Vec<UiTrace> = traces.iter().map(UiTrace::from_trace).collect();
                 ok(&params, Envelope::new(data))
@@ -190,10 +169,7 @@ async fn search(State(st): State<ApiState>, RawQuery(raw): RawQuery) -> Response
             Err(e) => ApiError::from(e).into_response(),
         };
     }
-    match m
-        .observe("get_trace", st.storage.reader.get_traces(&trace_ids))
-        .await
-    {
+    match st.service.get_traces(&trace_ids, raw).await {
         Ok(traces) => {
             let found: BTreeSet<TraceId> = traces.iter().filter_map(|t| t.trace_id()).collect();
             // Jaeger reports each missing ID as an error entry next to the traces found.
@@ -206,11 +182,7 @@ async fn search(State(st): State<ApiState>, RawQuery(raw): RawQuery) -> Response
                     trace_id: id.to_jaeger_string(),
                 })
                 .collect();
-            let data: Vec<UiTrace> = traces
-                .iter()
-                .filter(|t| !t.spans.is_empty())
-                .map(UiTrace::from_trace)
-                .collect();
+            let data: Vec<UiTrace> = traces.iter().map(UiTrace::from_trace).collect();
             ok(&params, Envelope::new(data).with_errors(errors))
         }
         Err(e) => ApiError::from(e).into_response(),
@@ -223,30 +195,21 @@ async fn dependencies(State(st): State<ApiState>, RawQuery(raw): RawQuery) -> Re
         Ok(r) => r,
         Err(e) => return ApiError::bad_request(e.0).into_response(),
     };
-    let result = metrics::global()
-        .observe(
-            "get_dependencies",
-            st.storage
-                .dependencies
-                .get_dependencies(req.end_time_unix_nano, req.lookback),
-        )
+    let result = st
+        .service
+        .get_dependencies(req.end_time_unix_nano, req.lookback)
         .await;
     match result {
         Ok(links) => {
-            // Backends may split one edge over several rows (per day, per shard): sum them.
-            let mut merged: BTreeMap<(String, String), u64> = BTreeMap::new();
-            for l in links {
-                if req.service.is_empty() || l.parent == req.service || l.child == req.service {
-                    let count = merged.entry((l.parent, l.child)).or_default();
-                    *count = count.saturating_add(l.call_count);
-                }
-            }
-            let data: Vec<DependencyLinkJson> = merged
+            let data: Vec<DependencyLinkJson> = links
                 .into_iter()
-                .map(|((parent, child), call_count)| DependencyLinkJson {
-                    parent,
-                    child,
-                    call_count,
+                .filter(|l| {
+                    req.service.is_empty() || l.parent == req.service || l.child == req.service
+                })
+                .map(|l| DependencyLinkJson {
+                    parent: l.parent,
+                    child: l.child,
+                    call_count: l.call_count,
                 })
                 .collect();
             ok(&params, Envelope::new(data))

@@ -127,6 +127,44 @@ fn leading_fraction(s: &str) -> (u64, f64, &str) {
     (x, scale, s.get(digits..).unwrap_or(""))
 }
 
+/// Go's `time.Duration.String()`: `0s`, `800ns`, `1.5µs`, `35ms`, `-45ms`, `1.5s`, `1m0s`,
+/// `2h3m4.5s`. Jaeger's adjuster warnings print durations this way.
+pub fn format_go_duration(ns: i64) -> String {
+    if ns == 0 {
+        return "0s".to_string();
+    }
+    let sign = if ns < 0 { "-" } else { "" };
+    let u = ns.unsigned_abs();
+    let body = if u < 1_000 {
+        format!("{u}ns")
+    } else if u < 1_000_000 {
+        format!("{}µs", decimal(u, 1_000))
+    } else if u < 1_000_000_000 {
+        format!("{}ms", decimal(u, 1_000_000))
+    } else {
+        let hours = u / 3_600_000_000_000;
+        let minutes = (u / 60_000_000_000) % 60;
+        let secs = decimal(u % 60_000_000_000, 1_000_000_000);
+        match (hours, minutes) {
+            (0, 0) => format!("{secs}s"),
+            (0, m) => format!("{m}m{secs}s"),
+            (h, m) => format!("{h}h{m}m{secs}s"),
+        }
+    };
+    format!("{sign}{body}")
+}
+
+/// `v / unit` with its fraction, trailing zeros dropped (`1500, 1000` → `1.5`).
+fn decimal(v: u64, unit: u64) -> String {
+    let (int, frac) = (v / unit, v % unit);
+    if frac == 0 {
+        return int.to_string();
+    }
+    let width = unit.ilog10() as usize;
+    let digits = format!("{frac:0width$}");
+    format!("{int}.{}", digits.trim_end_matches('0'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +225,22 @@ mod tests {
             "1é",
         ] {
             assert!(parse_go_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn formats_like_go() {
+        for (ns, text) in [
+            (0, "0s"),
+            (800, "800ns"),
+            (1_500, "1.5µs"),
+            (35_000_000, "35ms"),
+            (-45_000_000, "-45ms"),
+            (1_500_000_000, "1.5s"),
+            (60_000_000_000, "1m0s"),
+            (7_384_500_000_000, "2h3m4.5s"),
+        ] {
+            assert_eq!(format_go_duration(ns), text);
         }
     }
 }

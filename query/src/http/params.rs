@@ -57,6 +57,14 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Jaeger's `raw`: `true` skips the adjusters (Go's `strconv.ParseBool` truths).
+    pub fn raw(&self) -> bool {
+        matches!(
+            self.first("raw"),
+            "1" | "t" | "T" | "true" | "TRUE" | "True"
+        )
+    }
+
     /// Jaeger's `prettyPrint`: any value but empty or `false`.
     pub fn pretty(&self) -> bool {
         !matches!(self.first("prettyPrint"), "" | "false")

@@ -7,12 +7,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sextant_common::shutdown::Shutdown;
 use sextant_model::{KeyValue, Resource, Span, SpanId, SpanKind, Status, StatusCode, TraceId};
-use sextant_query::{QueryArgs, RunningQuery};
+use sextant_query::{QueryArgs, RunningQuery, Stores};
 use sextant_storage::memory::MemoryStore;
 use sextant_storage::Storage;
 
 pub struct Server {
     pub base: String,
+    /// `http://host:port` of the gRPC server.
+    pub grpc: String,
     /// Start of the fixture's first span, Unix microseconds (0 without the fixture).
     pub t0_us: u64,
     pub storage: Storage,
@@ -34,16 +36,39 @@ impl Server {
 }
 
 pub async fn start_with(storage: Storage, base_path: &str) -> Server {
-    let args = QueryArgs {
+    start_stores(
+        Stores {
+            primary: storage,
+            archive: None,
+        },
+        base_path,
+    )
+    .await
+}
+
+/// A server over `stores` (primary and optional archive) with test-friendly flags.
+pub async fn start_stores(stores: Stores, base_path: &str) -> Server {
+    start_args(stores, args(base_path)).await
+}
+
+pub fn args(base_path: &str) -> QueryArgs {
+    QueryArgs {
         http_host_port: "127.0.0.1:0".into(),
+        grpc_host_port: "127.0.0.1:0".into(),
         base_path: base_path.into(),
-    };
+        ..Default::default()
+    }
+}
+
+pub async fn start_args(stores: Stores, args: QueryArgs) -> Server {
+    let storage = stores.primary.clone();
     let shutdown = Shutdown::new();
-    let running = sextant_query::run(&args, storage.clone(), shutdown.clone())
+    let running = sextant_query::run(&args, stores, shutdown.clone())
         .await
         .unwrap();
     Server {
         base: format!("http://{}", running.http_addr),
+        grpc: format!("http://{}", running.grpc_addr),
         t0_us: 0,
         storage,
         shutdown,

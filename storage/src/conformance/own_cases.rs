@@ -16,8 +16,11 @@ use crate::{DependencyLink, Result, StorageError, TraceQuery};
 
 const MINUTE: u64 = 60 * 1_000_000_000;
 
+/// Now, in whole microseconds: Jaeger's v1 layouts (Cassandra, Elasticsearch) store times in
+/// microseconds, and the data of these cases should be storable exactly by every backend.
 fn now_nanos() -> u64 {
-    u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos()).unwrap_or(0)
+    let ns = u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos()).unwrap_or(0);
+    ns - ns % 1000
 }
 
 /// A trace ID of this module's own range: `case` in the high half keeps cases apart.

@@ -18,7 +18,7 @@ use sextant_model::{Span, SpanKind, TraceId};
 use super::bytes::{CorruptError, Decoded, Reader};
 use super::codec::decode_spans;
 use super::segment_write::{Stats, FOOTER_LEN, MAGIC, META_VERSION};
-use super::terms::{norm_key, Term};
+use super::terms::{norm_key, Term, MAX_TERM_PART};
 use crate::matcher::ValueMatcher;
 use crate::Operation;
 
@@ -269,17 +269,29 @@ impl Segment {
                     }
                 }
             }
-            ValueMatcher::Regex(_) => {
+            ValueMatcher::Regex(re) => {
                 let (k, _) = norm_key(key);
+                // Terms are sorted by (key, value): a pattern starting with a literal only
+                // needs the terms whose value starts with it.
+                let prefix = literal_prefix(re.as_str());
                 let from = self
                     .term_blocks
-                    .partition_point(|b| b.first.key.as_str() < k)
+                    .partition_point(|b| {
+                        (b.first.key.as_str(), b.first.value.as_str()) < (k, prefix)
+                    })
                     .saturating_sub(1);
-                for block in self.term_blocks.iter().skip(from) {
+                'blocks: for block in self.term_blocks.iter().skip(from) {
                     if block.first.key.as_str() > k {
                         break;
                     }
                     for (term, range) in self.term_block(block)? {
+                        if term.key.as_str() > k
+                            || (term.key == k
+                                && term.value.as_str() > prefix
+                                && !term.value.starts_with(prefix))
+                        {
+                            break 'blocks;
+                        }
                         if term.key == k && (term.truncated || value.matches_str(&term.value)) {
                             self.read_ordinals(range, &mut out)?;
                         }
@@ -461,4 +473,55 @@ fn read_chunk(file: &File, file_len: u64, c: Chunk) -> Result<Vec<u8>, SegmentEr
         return Err(CorruptError("chunk length mismatch").into());
     }
     Ok(out)
+}
+
+/// The literal text every match of an anchored query regex (`^(?:pattern)$`, as the
+/// matcher builds it) starts with; empty when unknown. Conservative: stops at the first
+/// metacharacter, drops a character a quantifier applies to, gives up on alternation, and
+/// stays well under the indexed value length so a truncated term can never sort before it.
+fn literal_prefix(anchored: &str) -> &str {
+    let Some(pattern) = anchored
+        .strip_prefix("^(?:")
+        .and_then(|p| p.strip_suffix(")$"))
+    else {
+        return "";
+    };
+    if pattern.contains('|') {
+        return "";
+    }
+    let meta = |c: char| "\\.+*?()|[]{}^$".contains(c);
+    let mut end = 0;
+    let mut last_start = 0;
+    for (i, c) in pattern.char_indices() {
+        if meta(c) || i + c.len_utf8() > MAX_TERM_PART / 2 {
+            if matches!(c, '*' | '?' | '{' | '+') {
+                end = last_start;
+            }
+            break;
+        }
+        last_start = i;
+        end = i + c.len_utf8();
+    }
+    pattern.get(..end).unwrap_or("")
+}
+
+#[cfg(test)]
+mod prefix_tests {
+    use super::literal_prefix;
+
+    #[test]
+    fn literal_prefixes_are_conservative() {
+        let p = |s: &str| literal_prefix(&format!("^(?:{s})$")).to_string();
+        assert_eq!(p("u-00012.*"), "u-00012");
+        assert_eq!(p("abc*"), "ab");
+        assert_eq!(p("ab?c"), "a");
+        assert_eq!(p("ab+"), "a");
+        assert_eq!(p("a{2}"), "");
+        assert_eq!(p("foo|bar.*"), "");
+        assert_eq!(p("(?i)abc.*"), "");
+        assert_eq!(p(r"a\.b.*"), "a");
+        assert_eq!(p(".*x"), "");
+        assert_eq!(p("é€x.*"), "é€x");
+        assert_eq!(p(&"x".repeat(100)).len(), 32);
+    }
 }

@@ -1,0 +1,285 @@
+//! Batching per process: spans decoded from many UDP packets of the same process (same
+//! service and process tags, after `--agent.tags`) are joined into one `PostSpans` call,
+//! sent when it reaches `--reporter.grpc.batch.max-spans` spans (or [`MAX_BATCH_BYTES`]),
+//! or when its oldest span has waited `--reporter.grpc.batch.max-delay`.
+//!
+//! Each span is converted and protobuf-encoded once, by the worker that decoded it, outside
+//! the lock; an open batch is just the encoded `spans` fields appended to each other, and
+//! closing it adds the process field and the request framing. A closed batch goes to the
+//! [`SendBuffer`]; if the buffer is full its spans are dropped and counted.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use parking_lot::Mutex;
+use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
+use prost::Message;
+use sextant_model::{Resource, Span};
+use sextant_proto::jaeger::api_v2 as pb;
+
+use crate::metrics::{FORMAT, METRICS};
+use crate::reporter::buffer::{ReadyBatch, SendBuffer};
+
+/// A batch is closed before it grows past this, well under the collectors' default 4 MiB
+/// gRPC message limit.
+pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
+
+/// `PostSpansRequest.batch` and, inside `Batch`, `spans` and `process` field numbers.
+const REQUEST_BATCH: u32 = 1;
+const BATCH_SPANS: u32 = 1;
+const BATCH_PROCESS: u32 = 2;
+
+pub struct Batcher {
+    open: Mutex<HashMap<Bytes, Open>>,
+    buffer: Arc<SendBuffer>,
+    agent_tags: Vec<pb::KeyValue>,
+    max_spans: usize,
+    max_delay: Duration,
+}
+
+struct Open {
+    spans: BytesMut,
+    count: usize,
+    since: Instant,
+}
+
+impl Batcher {
+    pub fn new(
+        buffer: Arc<SendBuffer>,
+        agent_tags: &[(String, String)],
+        max_spans: usize,
+        max_delay: Duration,
+    ) -> Self {
+        Batcher {
+            open: Mutex::new(HashMap::new()),
+            buffer,
+            agent_tags: agent_tags
+                .iter()
+                .map(|(k, v)| pb::KeyValue {
+                    key: k.clone(),
+                    v_str: v.clone(),
+                    ..pb::KeyValue::default()
+                })
+                .collect(),
+            max_spans: max_spans.max(1),
+            max_delay,
+        }
+    }
+
+    /// Adds the spans of one packet. Spans of one packet normally share one process (one
+    /// `Arc<Resource>`); runs of spans with the same process are encoded together.
+    pub fn add(&self, spans: &[Span]) {
+        let mut rest = spans;
+        while let Some(first) = rest.first() {
+            let run = rest
+                .iter()
+                .position(|s| !same_process(&s.resource, &first.resource))
+                .unwrap_or(rest.len());
+            let (group, tail) = rest.split_at(run);
+            self.add_group(&first.resource, group);
+            rest = tail;
+        }
+    }
+
+    fn add_group(&self, resource: &Resource, spans: &[Span]) {
+        let mut process = sextant_model::api_v2::process_to_proto(resource);
+        process.tags.extend(self.agent_tags.iter().cloned());
+        let key = Bytes::from(process.encode_to_vec());
+        let mut encoded: Vec<(BytesMut, usize)> = Vec::new();
+        let mut current = BytesMut::new();
+        let mut count = 0usize;
+        for span in spans {
+            let mut pb_span = sextant_model::api_v2::span_to_proto(span);
+            // The process travels once per batch, as Jaeger's agent sends it.
+            pb_span.process = None;
+            prost::encoding::message::encode(BATCH_SPANS, &pb_span, &mut current);
+            count = count.saturating_add(1);
+            if count >= self.max_spans || current.len() >= MAX_BATCH_BYTES {
+                encoded.push((std::mem::take(&mut current), count));
+                count = 0;
+            }
+        }
+        if count > 0 {
+            encoded.push((current, count));
+        }
+        let mut full = Vec::new();
+        {
+            let mut open = self.open.lock();
+            for (bytes, n) in encoded {
+                let entry = open.entry(key.clone()).or_insert_with(|| Open {
+                    spans: BytesMut::new(),
+                    count: 0,
+                    since: Instant::now(),
+                });
+                if entry.count > 0
+                    && (entry.count.saturating_add(n) > self.max_spans
+                        || entry.spans.len().saturating_add(bytes.len()) > MAX_BATCH_BYTES)
+                {
+                    let done = std::mem::replace(
+                        entry,
+                        Open {
+                            spans: BytesMut::new(),
+                            count: 0,
+                            since: Instant::now(),
+                        },
+                    );
+                    full.push(done);
+                }
+                entry.spans.extend_from_slice(&bytes);
+                entry.count = entry.count.saturating_add(n);
+                if entry.count >= self.max_spans || entry.spans.len() >= MAX_BATCH_BYTES {
+                    if let Some(done) = open.remove(&key) {
+                        full.push(done);
+                    }
+                }
+            }
+        }
+        for done in full {
+            self.close(&key, done);
+        }
+    }
+
+    /// Closes batches older than the delay bound (`all`: every batch, at shutdown).
+    pub fn flush_due(&self, all: bool) {
+        let now = Instant::now();
+        let due: Vec<(Bytes, Open)> = {
+            let mut open = self.open.lock();
+            let keys: Vec<Bytes> = open
+                .iter()
+                .filter(|(_, o)| all || now.saturating_duration_since(o.since) >= self.max_delay)
+                .map(|(k, _)| k.clone())
+                .collect();
+            keys.into_iter()
+                .filter_map(|k| open.remove(&k).map(|o| (k, o)))
+                .collect()
+        };
+        for (key, done) in due {
+            self.close(&key, done);
+        }
+    }
+
+    /// Frames `PostSpansRequest { batch: Batch { spans…, process } }` and queues it.
+    fn close(&self, process: &[u8], open: Open) {
+        let process_field = field_len(BATCH_PROCESS, process.len());
+        let batch_len = open.spans.len().saturating_add(process_field);
+        let mut out = BytesMut::with_capacity(field_len(REQUEST_BATCH, batch_len));
+        encode_key(REQUEST_BATCH, WireType::LengthDelimited, &mut out);
+        encode_varint(batch_len as u64, &mut out);
+        out.extend_from_slice(&open.spans);
+        encode_key(BATCH_PROCESS, WireType::LengthDelimited, &mut out);
+        encode_varint(process.len() as u64, &mut out);
+        out.extend_from_slice(process);
+        let batch = ReadyBatch {
+            request: out.freeze(),
+            spans: open.count,
+        };
+        let spans = batch.spans;
+        if self.buffer.push(batch).is_err() {
+            let n = u64::try_from(spans).unwrap_or(u64::MAX);
+            METRICS.buffer_dropped_spans.inc_by(n);
+            METRICS
+                .spans_failures
+                .with_label_values(&[FORMAT])
+                .inc_by(n);
+            METRICS.batches_failures.with_label_values(&[FORMAT]).inc();
+            tracing::debug!(spans, "send buffer full; batch dropped");
+        }
+        METRICS
+            .buffer_bytes
+            .set(i64::try_from(self.buffer.bytes()).unwrap_or(i64::MAX));
+    }
+}
+
+fn same_process(a: &Arc<Resource>, b: &Arc<Resource>) -> bool {
+    Arc::ptr_eq(a, b) || a == b
+}
+
+/// Bytes of a length-delimited field with `len` bytes of payload.
+fn field_len(tag: u32, len: usize) -> usize {
+    prost::encoding::key_len(tag)
+        .saturating_add(encoded_len_varint(len as u64))
+        .saturating_add(len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sextant_model::{KeyValue, SpanId, TraceId};
+
+    fn spans(service: &str, n: u64) -> Vec<Span> {
+        let resource = Arc::new(Resource {
+            service_name: service.into(),
+            attributes: vec![KeyValue::new("host", "h1")],
+            ..Resource::default()
+        });
+        (1..=n)
+            .map(|i| Span {
+                trace_id: TraceId(7),
+                span_id: SpanId(i),
+                name: format!("op{i}"),
+                resource: resource.clone(),
+                ..Span::default()
+            })
+            .collect()
+    }
+
+    fn decode(b: &ReadyBatch) -> pb::Batch {
+        pb::PostSpansRequest::decode(b.request.clone())
+            .unwrap()
+            .batch
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn joins_packets_of_one_process_and_splits_at_max_spans() {
+        let buffer = Arc::new(SendBuffer::new(1 << 20));
+        let tags = vec![("zone".to_string(), "z1".to_string())];
+        let b = Batcher::new(buffer.clone(), &tags, 5, Duration::from_secs(60));
+        b.add(&spans("a", 3));
+        b.add(&spans("b", 1));
+        assert_eq!(buffer.bytes(), 0, "nothing full yet");
+        b.add(&spans("a", 3)); // 3 + 3 > 5: the open 3 are closed, the new 3 stay open
+        let first = buffer.pop().await.unwrap();
+        assert_eq!(first.spans, 3);
+        let batch = decode(&first);
+        let process = batch.process.unwrap();
+        assert_eq!(process.service_name, "a");
+        assert_eq!(process.tags.len(), 2, "own tag plus the agent tag");
+        assert_eq!(process.tags[1].key, "zone");
+        assert!(batch.spans.iter().all(|s| s.process.is_none()));
+        b.flush_due(true);
+        let mut rest = [buffer.pop().await.unwrap(), buffer.pop().await.unwrap()];
+        rest.sort_by_key(|r| r.spans);
+        assert_eq!(rest[0].spans, 1);
+        assert_eq!(decode(&rest[0]).process.unwrap().service_name, "b");
+        assert_eq!(rest[1].spans, 3);
+        assert_eq!(buffer.bytes(), 0);
+    }
+
+    #[tokio::test]
+    async fn one_big_packet_is_split_and_the_delay_bound_flushes() {
+        let buffer = Arc::new(SendBuffer::new(1 << 20));
+        let b = Batcher::new(buffer.clone(), &[], 4, Duration::from_millis(1));
+        b.add(&spans("a", 10));
+        assert_eq!(buffer.pop().await.unwrap().spans, 4);
+        assert_eq!(buffer.pop().await.unwrap().spans, 4);
+        std::thread::sleep(Duration::from_millis(2));
+        b.flush_due(false);
+        let last = buffer.pop().await.unwrap();
+        assert_eq!(last.spans, 2);
+        assert_eq!(decode(&last).spans.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn full_buffer_drops_and_counts() {
+        let buffer = Arc::new(SendBuffer::new(10));
+        let b = Batcher::new(buffer.clone(), &[], 100, Duration::from_secs(60));
+        let before = METRICS.buffer_dropped_spans.get();
+        b.add(&spans("a", 3));
+        b.flush_due(true);
+        assert!(METRICS.buffer_dropped_spans.get() >= before + 3);
+        assert_eq!(buffer.bytes(), 0);
+    }
+}

@@ -1,0 +1,191 @@
+//! Remote sampling: the strategies Jaeger SDKs and agents fetch, served over gRPC
+//! (`jaeger.api_v2.SamplingManager/GetSamplingStrategy`, on the api_v2 gRPC port) and HTTP
+//! (`GET /api/sampling?service=`, on the thrift HTTP port).
+//!
+//! [`file`] holds Jaeger's strategies file format and semantics, [`json`] the HTTP answer's
+//! shape, [`grpc`] and [`http`] the two endpoints. [`SamplingProvider`] holds the current
+//! strategies and, with `--sampling.strategies-reload-interval`, re-reads the file on that
+//! interval and swaps in a changed version (a file that no longer parses is logged and the
+//! last good version kept, as Jaeger does).
+
+pub mod file;
+pub mod grpc;
+pub mod http;
+pub mod json;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+use sextant_common::shutdown::Shutdown;
+use sextant_proto::jaeger::api_v2::SamplingStrategyResponse;
+
+use file::{Strategies, StrategiesError};
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct SamplingArgs {
+    /// Path of a sampling strategies file in Jaeger's JSON format. Without one, every
+    /// service is sampled probabilistically at 0.001.
+    #[arg(
+        id = "sampling.strategies-file",
+        long = "sampling.strategies-file",
+        env = "SAMPLING_STRATEGIES_FILE",
+        default_value = ""
+    )]
+    pub strategies_file: String,
+
+    /// How often to re-read the strategies file (e.g. `30s`, `1m`); `0` never.
+    #[arg(
+        id = "sampling.strategies-reload-interval",
+        long = "sampling.strategies-reload-interval",
+        env = "SAMPLING_STRATEGIES_RELOAD_INTERVAL",
+        default_value = "0s",
+        value_parser = parse_duration
+    )]
+    pub reload_interval: Duration,
+}
+
+/// A Go-style duration: a number and a unit (`ms`, `s`, `m`, `h`), or `0`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text == "0" || text.is_empty() {
+        return Ok(Duration::ZERO);
+    }
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("{text:?}: missing unit (ms, s, m or h)"))?;
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?}: not a duration"))?;
+    let secs = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?}")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{text:?}: {e}"))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SamplingError {
+    #[error("cannot read sampling strategies file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("sampling strategies file {path}: {source}")]
+    Parse {
+        path: String,
+        source: StrategiesError,
+    },
+}
+
+/// The current strategies; cheap to clone and read concurrently.
+#[derive(Clone, Default)]
+pub struct SamplingProvider {
+    current: Arc<RwLock<Arc<Strategies>>>,
+}
+
+impl SamplingProvider {
+    /// Loads the configured file (a missing or invalid file fails start-up, as in Jaeger)
+    /// and starts the reload task when an interval is set.
+    pub async fn start(args: &SamplingArgs, shutdown: Shutdown) -> Result<Self, SamplingError> {
+        let provider = SamplingProvider::default();
+        if args.strategies_file.is_empty() {
+            tracing::info!("no sampling strategies file, using defaults");
+            return Ok(provider);
+        }
+        let path = args.strategies_file.clone();
+        let bytes = read(&path).await?;
+        provider.set(
+            Strategies::parse(&bytes).map_err(|source| SamplingError::Parse {
+                path: path.clone(),
+                source,
+            })?,
+        );
+        if !args.reload_interval.is_zero() {
+            let interval = args.reload_interval;
+            tokio::spawn(reload_loop(
+                provider.clone(),
+                path,
+                interval,
+                bytes,
+                shutdown,
+            ));
+        }
+        Ok(provider)
+    }
+
+    pub fn set(&self, strategies: Strategies) {
+        *self.current.write() = Arc::new(strategies);
+    }
+
+    /// The strategy for `service`.
+    pub fn strategy(&self, service: &str) -> SamplingStrategyResponse {
+        self.current.read().for_service(service).clone()
+    }
+}
+
+async fn read(path: &str) -> Result<Vec<u8>, SamplingError> {
+    tokio::fs::read(path)
+        .await
+        .map_err(|source| SamplingError::Read {
+            path: path.to_string(),
+            source,
+        })
+}
+
+async fn reload_loop(
+    provider: SamplingProvider,
+    path: String,
+    interval: Duration,
+    mut last: Vec<u8>,
+    shutdown: Shutdown,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = shutdown.wait() => return,
+        }
+        let bytes = match read(&path).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "failed to re-load sampling strategies");
+                continue;
+            }
+        };
+        if bytes == last {
+            continue;
+        }
+        match Strategies::parse(&bytes) {
+            Ok(s) => {
+                provider.set(s);
+                tracing::info!(path, "updated sampling strategies");
+                last = bytes;
+            }
+            Err(e) => tracing::error!(error = %e, path, "failed to update sampling strategies"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_go_style() {
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        assert_eq!(parse_duration("0s").unwrap(), Duration::ZERO);
+        assert_eq!(
+            parse_duration("1500ms").unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+}

@@ -1,0 +1,48 @@
+//! Collapses identical copies of a span (Jaeger's `DedupeBySpanHash`): a client that
+//! retried a batch, or two collectors that both wrote it, must not show the span twice.
+//! Spans that merely share an ID but differ (Zipkin's shared halves) are kept; those were
+//! given distinct IDs by [`super::uniquify`] first.
+
+use std::collections::HashMap;
+
+use sextant_model::{Span, SpanId};
+
+pub fn dedupe_identical(spans: &mut Vec<Span>) {
+    let mut first_by_id: HashMap<SpanId, Vec<usize>> = HashMap::with_capacity(spans.len());
+    let mut keep = vec![true; spans.len()];
+    let mut any = false;
+    for (i, span) in spans.iter().enumerate() {
+        let seen = first_by_id.entry(span.span_id).or_default();
+        if seen.iter().any(|&j| spans.get(j) == Some(span)) {
+            if let Some(k) = keep.get_mut(i) {
+                *k = false;
+                any = true;
+            }
+        } else {
+            seen.push(i);
+        }
+    }
+    if any {
+        let mut flags = keep.into_iter();
+        spans.retain(|_| flags.next().unwrap_or(true));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identical_copies_collapse_different_ones_stay() {
+        let a = Span {
+            span_id: SpanId(1),
+            name: "a".into(),
+            ..Default::default()
+        };
+        let mut b = a.clone();
+        b.name = "b".into();
+        let mut spans = vec![a.clone(), b.clone(), a.clone()];
+        dedupe_identical(&mut spans);
+        assert_eq!(spans, vec![a, b]);
+    }
+}

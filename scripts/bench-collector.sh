@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Collector ingest benchmark: spans/s and spans per collector CPU-second, per receiver
+# (OTLP gRPC, OTLP HTTP, Jaeger api_v2 gRPC) into the `blackhole` and `embedded` stores,
+# and OTLP gRPC side by side with rotel (a Rust OpenTelemetry collector) into its blackhole
+# exporter under the same load. Load comes from tools/tracegen; figures are medians of
+# RUNS runs.
+#
+#   scripts/bench-collector.sh            # SPANS=300000 RUNS=3 WORKERS=4 BATCH=500
+#   NO_ROTEL=1 scripts/bench-collector.sh # skip the rotel comparison
+#   STORES= scripts/bench-collector.sh    # only the rotel comparison
+#
+# rotel is installed from PyPI (its wheel bundles the binary) into a throwaway venv under
+# target/, never in CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+SPANS=${SPANS:-300000}
+RUNS=${RUNS:-3}
+WORKERS=${WORKERS:-4}
+BATCH=${BATCH:-500}
+ticks=$(getconf CLK_TCK)
+
+cargo build --release -q -p sextant-collector -p sextant-tracegen
+bin="$root/target/release"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+wait_port() {
+    for _ in $(seq 1 200); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+        sleep 0.05
+    done
+    echo "port $1 never opened" >&2; return 1
+}
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# Runs one load against pid $1 listening on $2 with tracegen protocol $3; prints
+# "spans_per_s spans_per_cpu_s".
+measure() {
+    local pid=$1 port=$2 proto=$3 c0 c1 t0 t1
+    c0=$(cpu_ticks "$pid"); t0=$(date +%s.%N)
+    "$bin/tracegen" --protocol "$proto" --endpoint "127.0.0.1:$port" --spans "$SPANS" \
+        --workers "$WORKERS" --batch-size "$BATCH" --report-interval 0 >/dev/null
+    t1=$(date +%s.%N); c1=$(cpu_ticks "$pid")
+    python3 -c "s=$SPANS; w=$t1-$t0; c=max(($c1-$c0)/$ticks, 1e-9); print(f'{s/w:.0f} {s/c:.0f}')"
+}
+
+report() { # label, then lines of "rate cpu_rate"
+    local label=$1 lines rate cpu
+    lines=$(cat)
+    rate=$(echo "$lines" | awk '{print $1}' | median)
+    cpu=$(echo "$lines" | awk '{print $2}' | median)
+    printf '%-34s %12s spans/s %14s spans/CPU-s\n' "$label" "$rate" "$cpu"
+    echo "$cpu" > "$root/target/bench-last-cpu"
+}
+
+bench_sextant() { # store protocol
+    local store=$1 proto=$2 dir grpc http otlp_grpc otlp_http admin port pid
+    dir=$(mktemp -d)
+    grpc=$(free_port); http=$(free_port); otlp_grpc=$(free_port); otlp_http=$(free_port); admin=$(free_port)
+    "$bin/sextant-collector" --span-storage.type="$store" --embedded.directory="$dir/data" \
+        --collector.grpc-server.host-port="127.0.0.1:$grpc" \
+        --collector.http-server.host-port="127.0.0.1:$http" \
+        --collector.otlp.grpc.host-port="127.0.0.1:$otlp_grpc" \
+        --collector.otlp.http.host-port="127.0.0.1:$otlp_http" \
+        --admin.http.host-port="127.0.0.1:$admin" --log-level=warn >"$dir/log" 2>&1 &
+    pid=$!
+    case $proto in
+        otlp-grpc) port=$otlp_grpc ;;
+        otlp-http) port=$otlp_http ;;
+        jaeger-grpc) port=$grpc ;;
+    esac
+    wait_port "$port"
+    for _ in $(seq 1 "$RUNS"); do measure "$pid" "$port" "$proto"; done | report "sextant $proto → $store"
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    rm -rf "$dir"
+}
+
+echo "load: $SPANS spans/run, $RUNS runs, $WORKERS connections, $BATCH spans/request"
+for store in ${STORES-blackhole embedded}; do
+    for proto in otlp-grpc otlp-http jaeger-grpc; do
+        bench_sextant "$store" "$proto"
+    done
+done
+
+if [ -z "${NO_ROTEL:-}" ]; then
+    bench_sextant blackhole otlp-grpc
+    sextant_cpu=$(cat "$root/target/bench-last-cpu")
+    venv="$root/target/bench-rotel-venv"
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/python" -c "import rotel" 2>/dev/null || "$venv/bin/pip" install -q rotel
+    # The wheel bundles the binary inside the package.
+    rotel_bin=$("$venv/bin/python" -c \
+        "import os, rotel; print(os.path.join(os.path.dirname(rotel.__file__), 'rotel-agent'))")
+    port=$(free_port)
+    "$rotel_bin" start --otlp-grpc-endpoint "127.0.0.1:$port" \
+        --otlp-http-endpoint "127.0.0.1:$(free_port)" --exporter blackhole \
+        >"$root/target/bench-rotel.log" 2>&1 &
+    rpid=$!
+    wait_port "$port"
+    for _ in $(seq 1 "$RUNS"); do measure "$rpid" "$port" otlp-grpc; done | report "rotel otlp-grpc → blackhole"
+    rotel_cpu=$(cat "$root/target/bench-last-cpu")
+    kill "$rpid"; wait "$rpid" 2>/dev/null || true
+    python3 -c "print(f'sextant/rotel spans per CPU-second: {$sextant_cpu/$rotel_cpu:.2f}x (target >= 1.5x)')"
+fi
