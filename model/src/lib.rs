@@ -9,6 +9,7 @@ pub mod es_json;
 pub mod jaeger;
 pub mod otlp;
 pub mod otlp_json;
+pub mod sampling_json;
 pub mod span;
 pub mod thrift;
 pub mod ui_json;

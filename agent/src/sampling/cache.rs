@@ -18,7 +18,7 @@ use tonic::{Code, Status};
 
 use crate::metrics::METRICS;
 use crate::reporter::peers::Peers;
-use crate::sampling::json::default_strategy;
+use sextant_model::sampling_json::default_strategy;
 
 /// Services remembered at once; beyond this the entry fetched longest ago is evicted, so a
 /// client sending random service names cannot grow the agent's memory.

@@ -15,7 +15,6 @@
 //! [`cache`], which never fails (it falls back to the last answer, then to the default).
 
 pub mod cache;
-pub mod json;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,6 +26,7 @@ use axum::routing::get;
 use axum::Router;
 use sextant_common::net::parse_listen_addr;
 use sextant_common::shutdown::Shutdown;
+use sextant_model::sampling_json;
 use tokio::task::JoinHandle;
 
 use crate::metrics::METRICS;
@@ -73,7 +73,7 @@ async fn sampling(State(cache): State<Arc<StrategyCache>>, RawQuery(q): RawQuery
         Ok(s) => {
             let strategy = cache.get(&s).await;
             METRICS.http_requests.with_label_values(&["sampling"]).inc();
-            json_ok(json::proto_json(&strategy))
+            json_ok(sampling_json::proto_json(&strategy))
         }
         Err(r) => r,
     }
@@ -87,7 +87,7 @@ async fn legacy(State(cache): State<Arc<StrategyCache>>, RawQuery(q): RawQuery) 
                 .http_requests
                 .with_label_values(&["sampling-legacy"])
                 .inc();
-            json_ok(json::legacy_json(&strategy))
+            json_ok(sampling_json::legacy_json(&strategy))
         }
         Err(r) => r,
     }

@@ -194,6 +194,23 @@ fn service_response(s: &ServiceJson) -> SamplingStrategyResponse {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn default_strategy_renders_like_jaeger() {
+        use sextant_model::sampling_json::proto_json;
+        let s = Strategies::default();
+        assert_eq!(
+            proto_json(s.for_service("x")),
+            r#"{"strategyType":"PROBABILISTIC","probabilisticSampling":{"samplingRate":0.001}}"#
+        );
+        let s = Strategies::parse(br#"{"default_strategy":{"type":"ratelimiting","param":7}}"#)
+            .unwrap();
+        assert_eq!(
+            proto_json(s.for_service("x")),
+            r#"{"strategyType":"RATE_LIMITING","rateLimitingSampling":{"maxTracesPerSecond":7}}"#
+        );
+    }
+
     use super::*;
 
     const FILE: &str = r#"{

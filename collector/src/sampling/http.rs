@@ -1,5 +1,5 @@
 //! `GET /api/sampling?service=NAME` on the collector's HTTP port (14268), answered with
-//! [`super::json::response_json`]. As in Jaeger, `service` must be given exactly once
+//! [`sextant_model::sampling_json::proto_json`]. As in Jaeger, `service` must be given exactly once
 //! (else 400).
 
 use axum::extract::{RawQuery, State};
@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use super::json::response_json;
 use super::SamplingProvider;
+use sextant_model::sampling_json::proto_json as response_json;
 
 pub const SAMPLING_PATH: &str = "/api/sampling";
 

@@ -11,7 +11,6 @@
 pub mod file;
 pub mod grpc;
 pub mod http;
-pub mod json;
 
 use std::sync::Arc;
 use std::time::Duration;

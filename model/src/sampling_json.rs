@@ -1,5 +1,6 @@
-//! The JSON Jaeger clients parse from the agent's sampling endpoints, rendered from the
-//! collector's api_v2 `SamplingStrategyResponse`:
+//! The sampling-strategy JSON Jaeger clients parse, rendered from api_v2's
+//! `SamplingStrategyResponse`: served by the agent (5778) and the collector
+//! (`GET /api/sampling` on 14268), so both answer byte-identically:
 //!
 //! * `/sampling` — Jaeger's protobuf JSON (jsonpb with defaults emitted, then absent
 //!   strategies removed): `{"strategyType":"PROBABILISTIC","probabilisticSampling":{"samplingRate":0.001}}`.
