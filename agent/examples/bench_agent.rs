@@ -1,11 +1,14 @@
 //! Agent benchmark (run by `scripts/bench-agent.sh`): UDP compact `emitBatch` load into a
 //! real `sextant-agent` process pinned to one core, forwarded to an in-process gRPC sink
 //! that counts spans. Prints, per run and as medians: spans/s sent and forwarded, drops
-//! (agent queue, send buffer, kernel socket), and the agent's RSS idle and peak under load.
+//! (agent queue, send buffer, kernel socket), the agent's RSS idle and peak under load, and
+//! forwarded spans per second of the agent's own CPU time (user + system), which stays
+//! meaningful when other work shares the agent's core.
 //!
 //!   bench_agent <path/to/sextant-agent> [spans_per_sec] [seconds] [runs]
 //!
-//! The sink and the senders run on the other cores, so the agent's core is its own.
+//! The sink and the senders are moved off core 0 (when there is another core), so the
+//! agent's core is its own apart from whatever else the machine runs.
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -102,6 +105,25 @@ fn rss_kb(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The process's CPU time so far (user + system, /proc/PID/stat), in seconds.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name is in parentheses and may hold spaces: count fields after it, where
+    // utime and stime are the 12th and 13th (fields 14 and 15 of the whole line).
+    let ticks: u64 = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|v| v.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    // USER_HZ is 100 on every Linux ABI this runs on.
+    ticks as f64 / 100.0
+}
+
 /// Sums a metric's samples from the agent's /metrics.
 async fn metric(admin: u16, name: &str) -> u64 {
     let body = match reqwest::get(format!("http://127.0.0.1:{admin}/metrics")).await {
@@ -146,6 +168,17 @@ struct Run {
     drops: u64,
     idle_kb: u64,
     peak_kb: u64,
+    cpu_secs: f64,
+}
+
+impl Run {
+    fn spans_per_cpu_sec(&self) -> f64 {
+        if self.cpu_secs > 0.0 {
+            self.forwarded as f64 / self.cpu_secs
+        } else {
+            0.0
+        }
+    }
 }
 
 async fn one_run(agent_bin: &str, sink_addr: SocketAddr, sink: &Sink, rate: u64, secs: u64) -> Run {
@@ -182,6 +215,7 @@ async fn one_run(agent_bin: &str, sink_addr: SocketAddr, sink: &Sink, rate: u64,
     let done = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicU64::new(0));
     let senders = 2u64;
+    let cpu_before = cpu_secs(pid);
     let start = Instant::now();
     let handles: Vec<_> = (0..senders)
         .map(|s| {
@@ -238,6 +272,7 @@ async fn one_run(agent_bin: &str, sink_addr: SocketAddr, sink: &Sink, rate: u64,
         + metric(admin, "sextant_agent_reporter_buffer_dropped_spans_total").await
         + kernel_drops(udp) * SPANS_PER_PACKET;
     peak_kb = peak_kb.max(rss_kb(pid, "VmHWM:"));
+    let cpu = cpu_secs(pid) - cpu_before;
     let _ = child.kill();
     let _ = child.wait();
     Run {
@@ -247,6 +282,25 @@ async fn one_run(agent_bin: &str, sink_addr: SocketAddr, sink: &Sink, rate: u64,
         drops,
         idle_kb,
         peak_kb,
+        cpu_secs: cpu,
+    }
+}
+
+/// Moves this process (every thread, and the threads it starts later) off core 0, which is
+/// the agent's: the senders and the sink's protobuf decoding would otherwise compete with it.
+fn leave_core_zero() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 {
+        return;
+    }
+    let moved = Command::new("taskset")
+        .args(["-a", "-p", "-c", &format!("1-{}", cores - 1)])
+        .arg(std::process::id().to_string())
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !moved {
+        eprintln!("warning: could not move the load generator off core 0");
     }
 }
 
@@ -257,6 +311,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 #[tokio::main]
 async fn main() {
+    leave_core_zero();
     let args: Vec<String> = std::env::args().collect();
     let agent_bin = args
         .get(1)
@@ -282,23 +337,26 @@ async fn main() {
     for i in 0..runs {
         let r = one_run(&agent_bin, sink_addr, &sink, rate, secs).await;
         println!(
-            "run {}: sent {:.0} spans/s, forwarded {:.0} spans/s, lost {} (drops counted {}), RSS idle {:.1} MB, peak {:.1} MB",
+            "run {}: sent {:.0} spans/s, forwarded {:.0} spans/s, lost {} (drops counted {}), RSS idle {:.1} MB, peak {:.1} MB, agent CPU {:.2} s ({:.0} spans per CPU-second)",
             i + 1,
             r.sent as f64 / r.secs,
             r.forwarded as f64 / r.secs,
             r.sent.saturating_sub(r.forwarded),
             r.drops,
             r.idle_kb as f64 / 1024.0,
-            r.peak_kb as f64 / 1024.0
+            r.peak_kb as f64 / 1024.0,
+            r.cpu_secs,
+            r.spans_per_cpu_sec(),
         );
         results.push(r);
     }
     println!(
-        "median: sent {:.0} spans/s, forwarded {:.0} spans/s, lost {:.0}, RSS idle {:.1} MB, peak under load {:.1} MB",
+        "median: sent {:.0} spans/s, forwarded {:.0} spans/s, lost {:.0}, RSS idle {:.1} MB, peak under load {:.1} MB, {:.0} spans per agent CPU-second",
         median(results.iter().map(|r| r.sent as f64 / r.secs).collect()),
         median(results.iter().map(|r| r.forwarded as f64 / r.secs).collect()),
         median(results.iter().map(|r| r.sent.saturating_sub(r.forwarded) as f64).collect()),
         median(results.iter().map(|r| r.idle_kb as f64 / 1024.0).collect()),
         median(results.iter().map(|r| r.peak_kb as f64 / 1024.0).collect()),
+        median(results.iter().map(Run::spans_per_cpu_sec).collect()),
     );
 }

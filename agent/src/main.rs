@@ -9,6 +9,11 @@ use sextant_common::admin::AdminArgs;
 use sextant_common::logging::LogArgs;
 use sextant_common::service::{ServiceRuntime, DRAIN_TIMEOUT};
 
+// malloc/free were a third of the agent's CPU under load; mimalloc's thread-local free
+// lists make the per-packet allocations much cheaper.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Jaeger's agent admin port.
 const ADMIN_PORT: u16 = 14271;
 

@@ -1,6 +1,7 @@
 //! One processor per UDP port (compact 6831, binary 6832): a [`crate::udp_server`] reader
-//! feeding a bounded queue, and a pool of workers that decode each packet with the model's
-//! thrift codec and hand the spans to the [`Batcher`].
+//! feeding a bounded queue, and a pool of workers that decode each packet straight into
+//! api_v2 protobuf (the model's `thrift::decode_emit_batch_to_api_v2`, which skips the
+//! internal span model) and hand it to the [`Batcher`].
 //!
 //! Input is hostile: a packet that does not decode is counted (Jaeger's `handler_errors`,
 //! plus `sextant_agent_malformed_packets_total` by reason) and dropped; nothing a client
@@ -11,7 +12,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use sextant_common::shutdown::Shutdown;
-use sextant_model::thrift::{decode_emit_batch, Protocol};
+use sextant_model::thrift::{decode_emit_batch_to_api_v2, Protocol};
 use sextant_model::DecodeError;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, Mutex};
@@ -80,8 +81,8 @@ pub fn start(
 /// Decodes one packet and batches its spans; an undecodable packet is counted by reason.
 /// Public for the fuzz tests, which drive it with hostile bytes.
 pub fn handle_packet(packet: &[u8], protocol: Protocol, labels: Labels, batcher: &Batcher) {
-    match decode_emit_batch(packet, protocol) {
-        Ok(spans) => batcher.add(&spans),
+    match decode_emit_batch_to_api_v2(packet, protocol) {
+        Ok(batch) => batcher.add_api_v2(&batch),
         Err(e) => {
             let [model, proto] = labels.values();
             METRICS

@@ -3,6 +3,8 @@
 
 use clap::Args;
 
+use crate::tls::{GrpcTlsArgs, HttpTlsArgs, OtlpGrpcTlsArgs, OtlpHttpTlsArgs, ZipkinTlsArgs};
+
 /// Jaeger's default `--collector.grpc-server.max-message-size` (4 MiB).
 pub const DEFAULT_GRPC_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
 
@@ -139,6 +141,22 @@ pub struct CollectorArgs {
 
     #[command(flatten)]
     pub sampling: crate::sampling::SamplingArgs,
+
+    /// `--collector.grpc.tls.*` (Jaeger api_v2 gRPC).
+    #[command(flatten)]
+    pub grpc_tls: GrpcTlsArgs,
+    /// `--collector.http.tls.*` (Jaeger thrift HTTP).
+    #[command(flatten)]
+    pub http_tls: HttpTlsArgs,
+    /// `--collector.otlp.grpc.tls.*`.
+    #[command(flatten)]
+    pub otlp_grpc_tls: OtlpGrpcTlsArgs,
+    /// `--collector.otlp.http.tls.*`.
+    #[command(flatten)]
+    pub otlp_http_tls: OtlpHttpTlsArgs,
+    /// `--collector.zipkin.tls.*`.
+    #[command(flatten)]
+    pub zipkin_tls: ZipkinTlsArgs,
 }
 
 impl Default for CollectorArgs {
@@ -158,6 +176,11 @@ impl Default for CollectorArgs {
             zipkin_allowed_origins: "*".into(),
             zipkin_allowed_headers: "content-type".into(),
             sampling: crate::sampling::SamplingArgs::default(),
+            grpc_tls: GrpcTlsArgs::default(),
+            http_tls: HttpTlsArgs::default(),
+            otlp_grpc_tls: OtlpGrpcTlsArgs::default(),
+            otlp_http_tls: OtlpHttpTlsArgs::default(),
+            zipkin_tls: ZipkinTlsArgs::default(),
         }
     }
 }
@@ -199,6 +222,25 @@ mod tests {
         assert_eq!(cli.args.num_workers, d.num_workers);
         assert_eq!(cli.args.http_max_body_size, d.http_max_body_size);
         assert!(cli.args.otlp_enabled);
+        assert!(!cli.args.grpc_tls.enabled && !cli.args.zipkin_tls.enabled);
+    }
+
+    #[test]
+    fn tls_flags_per_server() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from([
+            "x",
+            "--collector.otlp.http.tls.enabled=true",
+            "--collector.otlp.http.tls.cert=/c.pem",
+            "--collector.http.tls.key=/k.pem",
+        ])
+        .unwrap();
+        assert!(cli.args.otlp_http_tls.enabled);
+        assert_eq!(cli.args.otlp_http_tls.cert, Some("/c.pem".into()));
+        assert!(!cli.args.otlp_grpc_tls.enabled);
+        assert_eq!(cli.args.http_tls.key, Some("/k.pem".into()));
+        assert_eq!(cli.args.grpc_tls, GrpcTlsArgs::default());
     }
 
     #[test]

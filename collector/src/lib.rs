@@ -15,6 +15,8 @@
 //! | Zipkin `POST /api/v1/spans`, `/api/v2/spans` | `--collector.zipkin.host-port` | off |
 //! | Sampling `SamplingManager` (gRPC) | on the api_v2 gRPC port | |
 //! | Sampling `GET /api/sampling?service=` | on the thrift HTTP port | |
+//!
+//! Every server can serve TLS, and require client certificates: see [`tls`].
 
 pub mod config;
 pub mod metrics;
@@ -23,6 +25,7 @@ pub mod receivers;
 pub mod sampling;
 pub mod sanitize;
 pub mod server;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -44,6 +47,8 @@ pub enum CollectorError {
     },
     #[error(transparent)]
     Sampling(#[from] sampling::SamplingError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     #[error("cannot listen for {what} on {addr}: {source}")]
     Bind {
         what: &'static str,
@@ -100,6 +105,20 @@ pub async fn run(
     let sampling = sampling::SamplingProvider::start(&args.sampling, shutdown.clone()).await?;
     let max_msg = args.grpc_max_message_size;
 
+    // TLS files are read (and checked) before anything binds or serves, so a bad
+    // certificate fails start-up as a whole.
+    let grpc_tls = args.grpc_tls.server_config(tls::ALPN_GRPC)?;
+    let http_tls = args.http_tls.server_config(tls::ALPN_HTTP)?;
+    let (otlp_grpc_tls, otlp_http_tls) = if args.otlp_enabled {
+        (
+            args.otlp_grpc_tls.server_config(tls::ALPN_GRPC)?,
+            args.otlp_http_tls.server_config(tls::ALPN_HTTP)?,
+        )
+    } else {
+        (None, None)
+    };
+    let zipkin_tls = args.zipkin_tls.server_config(tls::ALPN_HTTP)?;
+
     // Bind everything first: a port conflict must fail start-up before anything serves.
     let grpc_listener = server::bind("jaeger grpc", &args.grpc_host_port).await?;
     let http_listener = server::bind("jaeger http", &args.http_host_port).await?;
@@ -121,26 +140,48 @@ pub async fn run(
     let grpc_router = tonic::transport::Server::builder()
         .add_service(receivers::grpc_api_v2::service(processor.clone(), max_msg))
         .add_service(sampling::grpc::service(sampling.clone()));
-    let (grpc_addr, t) =
-        server::spawn_grpc("jaeger grpc", grpc_router, grpc_listener, shutdown.clone())?;
+    let (grpc_addr, t) = server::spawn_grpc(
+        "jaeger grpc",
+        grpc_router,
+        grpc_listener,
+        grpc_tls,
+        shutdown.clone(),
+    )?;
     tasks.push(t);
 
     let http_router = receivers::thrift_http::router(processor.clone(), args.http_max_body_size)
         .merge(sampling::http::router(sampling.clone()));
-    let (http_addr, t) =
-        server::spawn_http("jaeger http", http_router, http_listener, shutdown.clone())?;
+    let (http_addr, t) = server::spawn_http(
+        "jaeger http",
+        http_router,
+        http_listener,
+        http_tls,
+        shutdown.clone(),
+    )?;
     tasks.push(t);
 
     let (mut otlp_grpc_addr, mut otlp_http_addr) = (None, None);
     if let Some((grpc, http)) = otlp_listeners {
         let router = tonic::transport::Server::builder()
             .add_service(receivers::otlp_grpc::service(processor.clone(), max_msg));
-        let (addr, t) = server::spawn_grpc("otlp grpc", router, grpc, shutdown.clone())?;
+        let (addr, t) = server::spawn_grpc(
+            "otlp grpc",
+            router,
+            grpc,
+            otlp_grpc_tls.clone(),
+            shutdown.clone(),
+        )?;
         otlp_grpc_addr = Some(addr);
         tasks.push(t);
 
         let router = receivers::otlp_http::router(processor.clone(), args.http_max_body_size);
-        let (addr, t) = server::spawn_http("otlp http", router, http, shutdown.clone())?;
+        let (addr, t) = server::spawn_http(
+            "otlp http",
+            router,
+            http,
+            otlp_http_tls.clone(),
+            shutdown.clone(),
+        )?;
         otlp_http_addr = Some(addr);
         tasks.push(t);
     }
@@ -152,7 +193,13 @@ pub async fn run(
             allowed_headers: &args.zipkin_allowed_headers,
         };
         let router = receivers::zipkin::router(processor.clone(), args.http_max_body_size, cors);
-        let (addr, t) = server::spawn_http("zipkin", router, listener, shutdown.clone())?;
+        let (addr, t) = server::spawn_http(
+            "zipkin",
+            router,
+            listener,
+            zipkin_tls.clone(),
+            shutdown.clone(),
+        )?;
         zipkin_addr = Some(addr);
         tasks.push(t);
     }

@@ -1,24 +1,20 @@
 //! `sextant-collector`: flags → storage → collector, plus the admin server (health and
 //! Prometheus metrics on :14269). Exits cleanly on SIGTERM/SIGINT.
 
-use std::time::Duration;
-
 use anyhow::Context;
 use clap::Parser;
 use sextant_collector::{run, CollectorArgs};
-use sextant_common::admin::{self, AdminArgs, Health};
-use sextant_common::logging::{self, LogArgs};
-use sextant_common::shutdown::Shutdown;
+use sextant_common::admin::AdminArgs;
+use sextant_common::logging::LogArgs;
+use sextant_common::service::{ServiceRuntime, DRAIN_TIMEOUT};
 use sextant_storage::StorageArgs;
 
 /// Jaeger's collector admin port.
 const ADMIN_PORT: u16 = 14269;
-/// How long in-flight requests may take to finish once shutdown starts.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Receives spans (Jaeger gRPC and thrift HTTP, OTLP gRPC and HTTP) and writes them to span
-/// storage. Every flag can also be set from the environment (name in capitals, `.` and `-`
-/// as `_`).
+/// Receives spans (Jaeger gRPC and thrift HTTP, OTLP gRPC and HTTP, Zipkin) and writes them
+/// to span storage or to Kafka (`--span-storage.type=kafka`). Every flag can also be set from
+/// the environment (name in capitals, `.` and `-` as `_`).
 #[derive(Parser, Debug)]
 #[command(name = "sextant-collector", version)]
 struct Cli {
@@ -35,32 +31,36 @@ struct Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    logging::init(&cli.log);
-
-    let shutdown = Shutdown::new();
-    shutdown.trigger_on_signals();
-    let health = Health::default();
-    let admin_addr = cli.admin.addr(ADMIN_PORT).context("admin address")?;
-    let (_, admin_task) = admin::serve(admin_addr, health.clone(), shutdown.clone())
-        .await
-        .with_context(|| format!("starting admin server on {admin_addr}"))?;
-
+    let service = ServiceRuntime::start(&cli.log, &cli.admin, ADMIN_PORT).await?;
     let storage = sextant_storage::build(&cli.storage)
         .await
         .context("building span storage")?;
-    let collector = run(&cli.collector, storage, shutdown.clone())
+    let collector = run(&cli.collector, storage, service.shutdown.clone())
         .await
         .context("starting collector")?;
-    health.set_ready(true);
-    tracing::info!("collector ready");
-
-    shutdown.wait().await;
-    health.set_ready(false);
-    tracing::info!("shutting down");
-    let drained = collector.join(DRAIN_TIMEOUT).await;
-    let _ = tokio::time::timeout(Duration::from_secs(1), admin_task).await;
-    if !drained {
+    service.ready_until_shutdown().await;
+    if !collector.join(DRAIN_TIMEOUT).await {
         tracing::warn!("some requests were still in flight at exit");
     }
+    service.finish().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Flattened flag groups clash only at run time in clap; check the whole command here.
+    #[test]
+    fn flags_fit_in_one_command() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from([
+            "sextant-collector",
+            "--span-storage.type=kafka",
+            "--kafka.producer.brokers=k:9092",
+        ])
+        .unwrap();
+        assert_eq!(cli.storage.kafka.connection.brokers, "k:9092");
+    }
 }

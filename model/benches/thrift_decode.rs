@@ -5,14 +5,23 @@
 //! 100) — then decodes it back-to-back for one second, five times per protocol, and prints
 //! the median MB/s and spans/s. Decoding includes building every `Span` and dropping it.
 //!
+//! Two more cases per protocol measure the agent's work per packet: the model path
+//! (decode, then `api_v2::span_to_proto` and protobuf-encode every span) and the direct path
+//! (`decode_emit_batch_to_api_v2`, then encode every span straight from the packet).
+//!
 //! Run: `cargo bench -p sextant-model --bench thrift_decode [-- compact|binary]`
 
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sextant_model::thrift::{decode_emit_batch, encode_emit_batch, BatchMeta, Protocol};
+use sextant_model::thrift::{
+    decode_emit_batch, decode_emit_batch_to_api_v2, encode_emit_batch, BatchMeta, Protocol,
+};
 use sextant_model::*;
+
+/// One measured case: decodes (and maybe encodes) the packet once, returns the span count.
+type Case<'a> = Box<dyn FnMut() -> usize + 'a>;
 
 const MAX_PACKET: usize = 65_000;
 const MAX_SPANS: usize = 100;
@@ -112,32 +121,74 @@ fn main() {
         let decoded = decode_emit_batch(&bytes, protocol).unwrap_or_default();
         assert_eq!(decoded.len(), span_count, "payload must decode");
 
-        let mut rates: Vec<(f64, f64)> = (0..RUNS)
-            .map(|_| {
-                let start = Instant::now();
-                let mut iterations = 0u64;
-                while start.elapsed() < RUN_TIME {
-                    for _ in 0..16 {
-                        let spans = decode_emit_batch(black_box(&bytes), protocol);
-                        black_box(spans.map(|s| s.len()).unwrap_or(0));
+        let packet = &bytes;
+        let mut model_out: Vec<u8> = Vec::new();
+        let mut direct_out: Vec<u8> = Vec::new();
+        let cases: [(&str, Case<'_>); 3] = [
+            (
+                "decode to model",
+                Box::new(move || {
+                    decode_emit_batch(black_box(packet), protocol).map_or(0, |s| s.len())
+                }),
+            ),
+            (
+                "model → api_v2 bytes",
+                Box::new(move || {
+                    model_out.clear();
+                    let spans = decode_emit_batch(black_box(packet), protocol).unwrap_or_default();
+                    for span in &spans {
+                        let mut pb = sextant_model::api_v2::span_to_proto(span);
+                        pb.process = None;
+                        prost::encoding::message::encode(1, &pb, &mut model_out);
                     }
-                    iterations += 16;
-                }
-                let secs = start.elapsed().as_secs_f64();
-                let mb_s = (bytes.len() as f64 * iterations as f64) / secs / 1e6;
-                let spans_s = (span_count as f64 * iterations as f64) / secs;
-                (mb_s, spans_s)
-            })
-            .collect();
-        rates.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let (mb_s, spans_s) = rates[RUNS / 2];
-        println!(
-            "{protocol:?}: {span_count} spans, {} bytes/packet ({} bytes/span): \
-             {mb_s:.0} MB/s, {:.2} M spans/s, {:.0} ns/span",
-            bytes.len(),
-            bytes.len() / span_count,
-            spans_s / 1e6,
-            1e9 / spans_s,
-        );
+                    black_box(model_out.len())
+                }),
+            ),
+            (
+                "direct → api_v2 bytes",
+                Box::new(move || {
+                    direct_out.clear();
+                    let n = match decode_emit_batch_to_api_v2(black_box(packet), protocol) {
+                        Ok(batch) => {
+                            for span in batch.spans() {
+                                span.encode_as_field(1, &mut direct_out);
+                            }
+                            batch.len()
+                        }
+                        Err(_) => 0,
+                    };
+                    black_box(direct_out.len());
+                    n
+                }),
+            ),
+        ];
+        for (case, mut run) in cases {
+            let mut rates: Vec<(f64, f64)> = (0..RUNS)
+                .map(|_| {
+                    let start = Instant::now();
+                    let mut iterations = 0u64;
+                    while start.elapsed() < RUN_TIME {
+                        for _ in 0..16 {
+                            black_box(run());
+                        }
+                        iterations += 16;
+                    }
+                    let secs = start.elapsed().as_secs_f64();
+                    let mb_s = (bytes.len() as f64 * iterations as f64) / secs / 1e6;
+                    let spans_s = (span_count as f64 * iterations as f64) / secs;
+                    (mb_s, spans_s)
+                })
+                .collect();
+            rates.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let (mb_s, spans_s) = rates[RUNS / 2];
+            println!(
+                "{protocol:?} {case}: {span_count} spans, {} bytes/packet ({} bytes/span): \
+                 {mb_s:.0} MB/s, {:.2} M spans/s, {:.0} ns/span",
+                bytes.len(),
+                bytes.len() / span_count,
+                spans_s / 1e6,
+                1e9 / spans_s,
+            );
+        }
     }
 }

@@ -6,9 +6,12 @@
 pub mod api_v2;
 pub mod error;
 pub mod es_json;
+pub mod go_duration;
 pub mod jaeger;
+pub mod kafka;
 pub mod otlp;
 pub mod otlp_json;
+mod proto_json;
 pub mod sampling_json;
 pub mod span;
 pub mod thrift;

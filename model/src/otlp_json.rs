@@ -23,12 +23,7 @@
 //! Output omits fields with default values, except `resource`, `scope` and `status`, which
 //! are always present (as Jaeger writes them).
 
-use std::fmt;
-use std::marker::PhantomData;
-use std::str::FromStr;
-
-use base64::Engine;
-use serde::de::{self, Deserializer, Visitor};
+use serde::de::Deserializer;
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 use sextant_proto::opentelemetry::proto::common::v1 as pb_common;
@@ -37,6 +32,7 @@ use sextant_proto::opentelemetry::proto::trace::v1 as pb;
 
 use crate::error::DecodeError;
 use crate::otlp;
+use crate::proto_json::{deserialize_str, Base64, Double, Enum, EnumNames, Int};
 use crate::span::Span;
 
 const FORMAT: &str = "OTLP/JSON";
@@ -298,154 +294,7 @@ fn is_default<T: Default + PartialEq>(v: &T) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------
-// Scalars with protobuf-JSON spellings.
-
-/// An integer read from a number or a decimal string. 64-bit ones are written as strings
-/// (protobuf's JSON mapping, since JavaScript numbers lose precision past 2^53).
-#[derive(Default, Clone, Copy, PartialEq)]
-struct Int<T>(T);
-
-trait JsonInt: Copy + Default + FromStr + TryFrom<u64> + TryFrom<i64> + fmt::Display {
-    const QUOTED: bool;
-    fn to_json_number(self) -> serde_json::Number;
-}
-impl JsonInt for u32 {
-    const QUOTED: bool = false;
-    fn to_json_number(self) -> serde_json::Number {
-        self.into()
-    }
-}
-impl JsonInt for u64 {
-    const QUOTED: bool = true;
-    fn to_json_number(self) -> serde_json::Number {
-        self.into()
-    }
-}
-impl JsonInt for i64 {
-    const QUOTED: bool = true;
-    fn to_json_number(self) -> serde_json::Number {
-        self.into()
-    }
-}
-
-impl<T: JsonInt> Serialize for Int<T> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if T::QUOTED {
-            s.collect_str(&self.0)
-        } else {
-            self.0.to_json_number().serialize(s)
-        }
-    }
-}
-
-impl<'de, T: JsonInt> Deserialize<'de> for Int<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(PhantomData<T>);
-        impl<T: JsonInt> V<T> {
-            fn out_of_range<E: de::Error>(v: impl fmt::Display) -> E {
-                E::custom(format!("integer {v} out of range"))
-            }
-        }
-        impl<T: JsonInt> Visitor<'_> for V<T> {
-            type Value = Int<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an integer or a decimal string")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                T::try_from(v).map(Int).map_err(|_| Self::out_of_range(v))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                T::try_from(v).map(Int).map_err(|_| Self::out_of_range(v))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                // `1e9` is an integer in JSON's eyes; accept any exactly-integral value.
-                const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
-                if v.fract() != 0.0 || !v.is_finite() {
-                    return Err(E::custom(format!("{v} is not an integer")));
-                }
-                if (0.0..TWO_POW_64).contains(&v) {
-                    self.visit_u64(v as u64)
-                } else if v >= i64::MIN as f64 && v < 0.0 {
-                    self.visit_i64(v as i64)
-                } else {
-                    Err(Self::out_of_range(v))
-                }
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                v.parse::<T>()
-                    .map(Int)
-                    .map_err(|_| E::custom(format!("invalid integer string {:?}", clip(v))))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Int::default())
-            }
-        }
-        d.deserialize_any(V(PhantomData))
-    }
-}
-
-/// A double: a JSON number, or one of protobuf's strings for non-finite values (or a
-/// number in a string, which protobuf JSON parsers also accept).
-#[derive(Default, Clone, Copy)]
-struct Double(f64);
-
-impl Serialize for Double {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let d = self.0;
-        if d.is_nan() {
-            s.serialize_str("NaN")
-        } else if d == f64::INFINITY {
-            s.serialize_str("Infinity")
-        } else if d == f64::NEG_INFINITY {
-            s.serialize_str("-Infinity")
-        } else {
-            s.serialize_f64(d)
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Double {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Double;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a number, \"NaN\", \"Infinity\" or \"-Infinity\"")
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Double, E> {
-                Ok(Double(v))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Double, E> {
-                Ok(Double(v as f64))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Double, E> {
-                Ok(Double(v as f64))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Double, E> {
-                match v {
-                    "NaN" => Ok(Double(f64::NAN)),
-                    "Infinity" => Ok(Double(f64::INFINITY)),
-                    "-Infinity" => Ok(Double(f64::NEG_INFINITY)),
-                    // Rust's parser also takes "inf"/"nan" spellings protobuf does not;
-                    // only plain decimal text is let through.
-                    _ if v
-                        .bytes()
-                        .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) =>
-                    {
-                        v.parse()
-                            .map(Double)
-                            .map_err(|_| E::custom(format!("invalid number {:?}", clip(v))))
-                    }
-                    _ => Err(E::custom(format!("invalid number {:?}", clip(v)))),
-                }
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Double, E> {
-                Ok(Double::default())
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
+// Scalars: protobuf JSON's come from `proto_json`; IDs are OTLP's own (hex, not base64).
 
 /// An ID as a hex string (case-insensitive on input, lower-case on output).
 #[derive(Default, Clone, PartialEq)]
@@ -465,145 +314,25 @@ impl Serialize for Hex {
 
 impl<'de> Deserialize<'de> for Hex {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Hex;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a hex string")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Hex, E> {
-                hex::decode(v)
-                    .map(Hex)
-                    .map_err(|_| E::custom(format!("invalid hex ID {:?}", clip(v))))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Hex, E> {
-                Ok(Hex::default())
-            }
-        }
-        d.deserialize_any(V)
+        deserialize_str(d, "hex ID", |s| hex::decode(s).ok().map(Hex))
     }
 }
 
-/// Bytes as base64.
-#[derive(Default, Clone)]
-struct Base64(Vec<u8>);
-
-impl Serialize for Base64 {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
-    }
-}
-
-impl<'de> Deserialize<'de> for Base64 {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Base64;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a base64 string")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Base64, E> {
-                decode_base64(v)
-                    .map(Base64)
-                    .ok_or_else(|| E::custom(format!("invalid base64 {:?}", clip(v))))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Base64, E> {
-                Ok(Base64::default())
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// Standard or URL-safe alphabet, padded or not (protobuf's JSON mapping allows all four).
-fn decode_base64(s: &str) -> Option<Vec<u8>> {
-    use base64::alphabet;
-    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-    let config =
-        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
-    GeneralPurpose::new(&alphabet::STANDARD, config)
-        .decode(s)
-        .or_else(|_| GeneralPurpose::new(&alphabet::URL_SAFE, config).decode(s))
-        .ok()
-}
-
-/// An enum: written as its number, read as a number or its protobuf name.
-#[derive(Default, Clone, Copy, PartialEq)]
-struct Enum<N>(i32, PhantomData<N>);
-
-trait EnumNames {
-    const NAMES: &'static [&'static str];
-}
-
-#[derive(Default, Clone, Copy, PartialEq)]
+/// Enum names: `kind` and `status.code` are read as numbers or these names.
 struct SpanKindNames;
 impl EnumNames for SpanKindNames {
-    const NAMES: &'static [&'static str] = &[
-        "SPAN_KIND_UNSPECIFIED",
-        "SPAN_KIND_INTERNAL",
-        "SPAN_KIND_SERVER",
-        "SPAN_KIND_CLIENT",
-        "SPAN_KIND_PRODUCER",
-        "SPAN_KIND_CONSUMER",
-    ];
+    const WHAT: &'static str = "span kind";
+    fn from_name(name: &str) -> Option<i32> {
+        pb::span::SpanKind::from_str_name(name).map(|k| k as i32)
+    }
 }
 
-#[derive(Default, Clone, Copy, PartialEq)]
 struct StatusCodeNames;
 impl EnumNames for StatusCodeNames {
-    const NAMES: &'static [&'static str] =
-        &["STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"];
-}
-
-impl<N> Enum<N> {
-    fn new(v: i32) -> Self {
-        Enum(v, PhantomData)
+    const WHAT: &'static str = "status code";
+    fn from_name(name: &str) -> Option<i32> {
+        pb::status::StatusCode::from_str_name(name).map(|c| c as i32)
     }
-}
-
-impl<N> Serialize for Enum<N> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_i32(self.0)
-    }
-}
-
-impl<'de, N: EnumNames> Deserialize<'de> for Enum<N> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<N>(PhantomData<N>);
-        impl<N: EnumNames> Visitor<'_> for V<N> {
-            type Value = Enum<N>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                write!(f, "an integer or one of {:?}", N::NAMES)
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                i32::try_from(v)
-                    .map(Enum::new)
-                    .map_err(|_| E::custom(format!("enum value {v} out of range")))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                i32::try_from(v)
-                    .map(Enum::new)
-                    .map_err(|_| E::custom(format!("enum value {v} out of range")))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                N::NAMES
-                    .iter()
-                    .position(|name| *name == v)
-                    .and_then(|i| i32::try_from(i).ok())
-                    .map(Enum::new)
-                    .ok_or_else(|| E::custom(format!("unknown enum name {:?}", clip(v))))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Enum::new(0))
-            }
-        }
-        d.deserialize_any(V(PhantomData))
-    }
-}
-
-/// Error messages quote at most a short prefix of hostile input.
-fn clip(s: &str) -> String {
-    s.chars().take(64).collect()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -668,7 +397,7 @@ impl TryFrom<JsonSpan> for pb::Span {
             parent_span_id: s.parent_span_id.0,
             flags: s.flags.0,
             name: s.name,
-            kind: s.kind.0,
+            kind: s.kind.value,
             start_time_unix_nano: s.start_time_unix_nano.0,
             end_time_unix_nano: s.end_time_unix_nano.0,
             attributes: attributes_to_proto(s.attributes)?,
@@ -703,7 +432,7 @@ impl TryFrom<JsonSpan> for pb::Span {
             dropped_links_count: s.dropped_links_count.0,
             status: s.status.map(|st| pb::Status {
                 message: st.message,
-                code: st.code.0,
+                code: st.code.value,
             }),
         })
     }
@@ -889,46 +618,23 @@ fn value_from_proto(v: pb_common::AnyValue) -> AnyValue {
 mod tests {
     use super::*;
 
-    #[test]
-    fn base64_accepts_all_four_spellings() {
-        for s in ["+/8=", "+/8", "-_8=", "-_8"] {
-            assert_eq!(decode_base64(s), Some(vec![0xfb, 0xff]), "{s}");
-        }
-        assert_eq!(decode_base64(""), Some(vec![]));
-        assert_eq!(decode_base64("a"), None);
-    }
-
-    #[test]
-    fn integers_take_numbers_strings_and_integral_floats() {
-        let parse = |s: &str| serde_json::from_str::<Int<u64>>(s).map(|i| i.0).ok();
-        assert_eq!(parse("12"), Some(12));
-        assert_eq!(parse("\"12\""), Some(12));
-        assert_eq!(parse("1e3"), Some(1000));
-        assert_eq!(parse("null"), Some(0));
-        assert_eq!(parse("1.5"), None);
-        assert_eq!(parse("-1"), None);
-        assert_eq!(parse("1e20"), None);
-        assert_eq!(parse("\"\""), None);
-        let parse32 = |s: &str| serde_json::from_str::<Int<u32>>(s).map(|i| i.0).ok();
-        assert_eq!(parse32("4294967296"), None);
-        assert_eq!(serde_json::to_string(&Int(7u32)).unwrap(), "7");
-        assert_eq!(serde_json::to_string(&Int(-7i64)).unwrap(), "\"-7\"");
+    fn parse_enum<N: EnumNames>(s: &str) -> Option<i32> {
+        serde_json::from_str::<Enum<N>>(s).map(|e| e.value).ok()
     }
 
     #[test]
     fn enums_take_numbers_and_names() {
-        let parse = |s: &str| {
-            serde_json::from_str::<Enum<SpanKindNames>>(s)
-                .map(|e| e.0)
-                .ok()
-        };
-        assert_eq!(parse("3"), Some(3));
-        assert_eq!(parse("\"SPAN_KIND_CONSUMER\""), Some(5));
-        assert_eq!(parse("\"span_kind_consumer\""), None);
+        let kind = parse_enum::<SpanKindNames>;
+        assert_eq!(kind("3"), Some(3));
+        assert_eq!(kind("\"SPAN_KIND_CONSUMER\""), Some(5));
+        assert_eq!(kind("\"span_kind_consumer\""), None);
         assert_eq!(
-            parse("99"),
+            kind("99"),
             Some(99),
             "unknown numbers pass; the model maps them"
         );
+        let code = parse_enum::<StatusCodeNames>;
+        assert_eq!(code("\"STATUS_CODE_ERROR\""), Some(2));
+        assert_eq!(code("\"STATUS_CODE_UNSET\""), Some(0));
     }
 }

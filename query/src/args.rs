@@ -64,7 +64,7 @@ pub struct QueryArgs {
 }
 
 fn parse_skew(text: &str) -> Result<Duration, String> {
-    let ns = crate::http::duration::parse_go_duration(text)?;
+    let ns = sextant_model::go_duration::parse_go_duration(text)?;
     u64::try_from(ns)
         .map(Duration::from_nanos)
         .map_err(|_| "must not be negative".to_string())

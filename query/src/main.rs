@@ -43,6 +43,13 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("starting the admin server on {admin_addr}"))?;
 
+    if cli.storage.resolve(sextant_storage::StorageType::Memory)
+        == sextant_storage::StorageType::Kafka
+    {
+        anyhow::bail!(
+            "--span-storage.type=kafka cannot be read; query the storage sextant-ingester writes to"
+        );
+    }
     let storage = sextant_storage::build(&cli.storage)
         .await
         .context("building span storage")?;

@@ -7,7 +7,7 @@ fi
 stamp="$venv/.requirements.sha"
 want=$(sha256sum "$root/tests/e2e/requirements.txt" | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$root/tests/e2e/requirements.txt"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$root/tests/e2e/requirements.txt"
     echo "$want" > "$stamp"
 fi
 export SEXTANT_PYTHON="$venv/bin/python"

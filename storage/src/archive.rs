@@ -9,6 +9,7 @@
 //! | --- | --- |
 //! | `memory` | a second memory store of the same `--memory.max-traces` (evictions of the primary never touch it) |
 //! | `embedded` | an embedded store under `<--embedded.directory>/archive` with no retention |
+//! | `elasticsearch` | the same cluster and flags, in Jaeger's `[PREFIX-]jaeger-span-archive` index (`…-archive-read`/`-write` aliases with `--es.use-aliases`) |
 //! | others (`grpc`, cluster backends) | none yet: archiving answers Jaeger's "archive span storage was not configured" error |
 
 use std::time::Duration;
@@ -33,6 +34,9 @@ pub async fn build_archive(args: &StorageArgs, kind: StorageType) -> Result<Opti
             embedded.write_buffer_mb = embedded.write_buffer_mb.min(ARCHIVE_WRITE_BUFFER_MB);
             crate::embedded::open(&embedded).await.map(Some)
         }
+        StorageType::Elasticsearch => crate::elasticsearch::connect_archive(&args.es)
+            .await
+            .map(Some),
         // Backends without an archive here yet (remote gRPC, and the cluster backends until
         // they grow Jaeger's `*-archive` settings).
         _ => Ok(None),

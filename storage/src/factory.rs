@@ -44,6 +44,9 @@ storage_types! {
     Blackhole = "blackhole" => build_blackhole;
     /// Elasticsearch 7–9 or OpenSearch 1–3 in Jaeger's index layout (`--es.server-urls`).
     Elasticsearch = "elasticsearch" => build_elasticsearch;
+    /// Writes spans to a Kafka topic (`--kafka.producer.*`) for `sextant-ingester` to store;
+    /// write-only, and only in binaries built with the `kafka` feature (the collector).
+    Kafka = "kafka" => build_kafka;
 }
 
 async fn build_blackhole(_args: &StorageArgs) -> Result<Storage> {
@@ -60,6 +63,10 @@ async fn build_elasticsearch(args: &StorageArgs) -> Result<Storage> {
 
 async fn build_grpc(args: &StorageArgs) -> Result<Storage> {
     crate::grpc::connect(&args.grpc).await
+}
+
+async fn build_kafka(args: &StorageArgs) -> Result<Storage> {
+    crate::kafka::connect(&args.kafka).await
 }
 
 async fn build_memory(args: &StorageArgs) -> Result<Storage> {
@@ -84,6 +91,9 @@ pub struct StorageArgs {
 
     #[command(flatten)]
     pub es: crate::elasticsearch::EsArgs,
+
+    #[command(flatten)]
+    pub kafka: crate::kafka::KafkaProducerArgs,
 }
 
 impl StorageArgs {

@@ -11,6 +11,7 @@ pub mod elasticsearch;
 pub mod embedded;
 pub mod factory;
 pub mod grpc;
+pub mod kafka;
 pub mod matcher;
 pub mod memory;
 pub mod sampling;

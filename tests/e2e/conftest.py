@@ -161,3 +161,87 @@ class QueryClient:
             return t if t and len(t["spans"]) >= min_spans else None
 
         return wait_until(complete, timeout=timeout, what=f"trace {trace_id_hex}")
+
+
+import signal  # noqa: E402 - used by the osmem fixture below
+
+
+class OsmemServer:
+    """A running `osmem-server` (in-memory OpenSearch-compatible store) at `.url`.
+
+    `pause()` freezes the process with SIGSTOP, so the store stops answering (connections
+    hang until timeouts), as a cluster that became unavailable would; `resume()` (SIGCONT)
+    brings it back with its data intact.
+    """
+
+    def __init__(self, binary):
+        self.binary = binary
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.paused = False
+        self.log = tempfile.NamedTemporaryFile(prefix="osmem-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(
+            # stdin stays open while we run: the server exits when it closes (and when this
+            # process disappears), so a crashed test run leaves no server behind.
+            [binary, f"--addr=127.0.0.1:{self.port}", "--no-ja", f"--parent-pid={os.getpid()}"],
+            stdin=subprocess.PIPE,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, timeout=30.0):
+        def ready():
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"osmem-server exited with {self.proc.returncode}:\n{self.logs()}"
+                )
+            return requests.get(self.url, timeout=1).status_code == 200
+
+        wait_until(ready, timeout=timeout, what="osmem-server")
+        return self
+
+    def pause(self):
+        """SIGSTOP: the store stops answering until `resume()`."""
+        if not self.paused:
+            self.proc.send_signal(signal.SIGSTOP)
+            self.paused = True
+
+    def resume(self):
+        """SIGCONT after `pause()`."""
+        if self.paused:
+            self.proc.send_signal(signal.SIGCONT)
+            self.paused = False
+
+    def logs(self):
+        with open(self.log.name, "r", errors="replace") as f:
+            return f.read()[-20000:]
+
+    def stop(self, timeout=10):
+        # A stopped process would ignore SIGTERM until continued.
+        self.resume()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdin:
+            self.proc.stdin.close()
+
+
+@pytest.fixture
+def osmem():
+    """An `osmem-server` on a free loopback port for one test (`$OSMEM_SERVER`, exported by
+    scripts/setup/40-osmem.sh); yields an object with `.url`, `.pause()` and `.resume()`."""
+    binary = os.environ.get("OSMEM_SERVER")
+    if not binary:
+        pytest.skip("OSMEM_SERVER is not set (source scripts/setup/40-osmem.sh)")
+    if not os.access(binary, os.X_OK):
+        pytest.skip(f"OSMEM_SERVER={binary} is not an executable file")
+    server = OsmemServer(binary)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()

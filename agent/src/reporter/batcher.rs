@@ -3,11 +3,16 @@
 //! sent when it reaches `--reporter.grpc.batch.max-spans` spans (or [`MAX_BATCH_BYTES`]),
 //! or when its oldest span has waited `--reporter.grpc.batch.max-delay`.
 //!
-//! Each span is converted and protobuf-encoded once, by the worker that decoded it, outside
-//! the lock; an open batch is just the encoded `spans` fields appended to each other, and
-//! closing it adds the process field and the request framing. A closed batch goes to the
-//! [`SendBuffer`]; if the buffer is full its spans are dropped and counted.
+//! Each span is protobuf-encoded once, by the worker that decoded it, outside the lock, into
+//! a per-thread scratch buffer; an open batch is just the encoded `spans` fields appended to
+//! each other, keyed by the encoded process, and closing it adds the process field and the
+//! request framing. A closed batch goes to the [`SendBuffer`]; if the buffer is full its
+//! spans are dropped and counted.
+//!
+//! The UDP path ([`Batcher::add_api_v2`]) encodes straight from the thrift packet
+//! ([`ApiV2Batch`]); [`Batcher::add`] takes internal-model spans.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,6 +21,7 @@ use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 use prost::Message;
+use sextant_model::thrift::ApiV2Batch;
 use sextant_model::{Resource, Span};
 use sextant_proto::jaeger::api_v2 as pb;
 
@@ -31,6 +37,16 @@ const REQUEST_BATCH: u32 = 1;
 const BATCH_SPANS: u32 = 1;
 const BATCH_PROCESS: u32 = 2;
 
+/// A scratch buffer keeps at most this much capacity between packets, so one huge packet
+/// does not pin memory in every worker thread.
+const SCRATCH_KEEP: usize = 256 * 1024;
+
+thread_local! {
+    /// Per-thread scratch for the encoded process (the batch key) and spans of one packet:
+    /// reused, so encoding a packet allocates nothing once the buffers have grown.
+    static SCRATCH: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
 pub struct Batcher {
     open: Mutex<HashMap<Bytes, Open>>,
     buffer: Arc<SendBuffer>,
@@ -43,6 +59,16 @@ struct Open {
     spans: BytesMut,
     count: usize,
     since: Instant,
+}
+
+impl Open {
+    fn new() -> Self {
+        Open {
+            spans: BytesMut::new(),
+            count: 0,
+            since: Instant::now(),
+        }
+    }
 }
 
 impl Batcher {
@@ -68,8 +94,48 @@ impl Batcher {
         }
     }
 
-    /// Adds the spans of one packet. Spans of one packet normally share one process (one
-    /// `Arc<Resource>`); runs of spans with the same process are encoded together.
+    /// Adds the spans of one packet decoded straight to api_v2 (the UDP path). A thrift
+    /// batch has one process, so the whole packet goes to one per-process batch.
+    pub fn add_api_v2(&self, batch: &ApiV2Batch<'_>) {
+        if batch.is_empty() {
+            return;
+        }
+        SCRATCH.with(|scratch| {
+            // A nested borrow cannot happen (nothing below re-enters the batcher); should it
+            // ever, fresh buffers keep it correct rather than panicking.
+            let mut fresh = (Vec::new(), Vec::new());
+            let mut guard = scratch.try_borrow_mut();
+            let (key, spans) = match guard.as_deref_mut() {
+                Ok(s) => s,
+                Err(_) => &mut fresh,
+            };
+            key.clear();
+            key.reserve(batch.encoded_process_len(&self.agent_tags));
+            batch.encode_process(&self.agent_tags, key);
+            let mut count = 0usize;
+            spans.clear();
+            for span in batch.spans() {
+                span.encode_as_field(BATCH_SPANS, spans);
+                count = count.saturating_add(1);
+                if count >= self.max_spans || spans.len() >= MAX_BATCH_BYTES {
+                    self.append(key, spans, count);
+                    spans.clear();
+                    count = 0;
+                }
+            }
+            if count > 0 {
+                self.append(key, spans, count);
+            }
+            for buf in [key, spans] {
+                if buf.capacity() > SCRATCH_KEEP {
+                    *buf = Vec::new();
+                }
+            }
+        });
+    }
+
+    /// Adds internal-model spans. Spans normally share one process (one `Arc<Resource>`);
+    /// runs of spans with the same process are encoded together.
     pub fn add(&self, spans: &[Span]) {
         let mut rest = spans;
         while let Some(first) = rest.first() {
@@ -86,9 +152,8 @@ impl Batcher {
     fn add_group(&self, resource: &Resource, spans: &[Span]) {
         let mut process = sextant_model::api_v2::process_to_proto(resource);
         process.tags.extend(self.agent_tags.iter().cloned());
-        let key = Bytes::from(process.encode_to_vec());
-        let mut encoded: Vec<(BytesMut, usize)> = Vec::new();
-        let mut current = BytesMut::new();
+        let key = process.encode_to_vec();
+        let mut current = Vec::new();
         let mut count = 0usize;
         for span in spans {
             let mut pb_span = sextant_model::api_v2::span_to_proto(span);
@@ -97,47 +162,45 @@ impl Batcher {
             prost::encoding::message::encode(BATCH_SPANS, &pb_span, &mut current);
             count = count.saturating_add(1);
             if count >= self.max_spans || current.len() >= MAX_BATCH_BYTES {
-                encoded.push((std::mem::take(&mut current), count));
+                self.append(&key, &current, count);
+                current.clear();
                 count = 0;
             }
         }
         if count > 0 {
-            encoded.push((current, count));
+            self.append(&key, &current, count);
         }
+    }
+
+    /// Appends `count` encoded spans to the open batch of `process`, closing it first if
+    /// they would not fit and after if it is full.
+    fn append(&self, process: &[u8], spans: &[u8], count: usize) {
         let mut full = Vec::new();
         {
             let mut open = self.open.lock();
-            for (bytes, n) in encoded {
-                let entry = open.entry(key.clone()).or_insert_with(|| Open {
-                    spans: BytesMut::new(),
-                    count: 0,
-                    since: Instant::now(),
-                });
-                if entry.count > 0
-                    && (entry.count.saturating_add(n) > self.max_spans
-                        || entry.spans.len().saturating_add(bytes.len()) > MAX_BATCH_BYTES)
-                {
-                    let done = std::mem::replace(
-                        entry,
-                        Open {
-                            spans: BytesMut::new(),
-                            count: 0,
-                            since: Instant::now(),
-                        },
-                    );
+            // Look up by slice first: the key is copied only for a new process.
+            let entry = match open.get_mut(process) {
+                Some(entry) => entry,
+                None => open
+                    .entry(Bytes::copy_from_slice(process))
+                    .or_insert_with(Open::new),
+            };
+            if entry.count > 0
+                && (entry.count.saturating_add(count) > self.max_spans
+                    || entry.spans.len().saturating_add(spans.len()) > MAX_BATCH_BYTES)
+            {
+                full.push(std::mem::replace(entry, Open::new()));
+            }
+            entry.spans.extend_from_slice(spans);
+            entry.count = entry.count.saturating_add(count);
+            if entry.count >= self.max_spans || entry.spans.len() >= MAX_BATCH_BYTES {
+                if let Some(done) = open.remove(process) {
                     full.push(done);
-                }
-                entry.spans.extend_from_slice(&bytes);
-                entry.count = entry.count.saturating_add(n);
-                if entry.count >= self.max_spans || entry.spans.len() >= MAX_BATCH_BYTES {
-                    if let Some(done) = open.remove(&key) {
-                        full.push(done);
-                    }
                 }
             }
         }
         for done in full {
-            self.close(&key, done);
+            self.close(process, done);
         }
     }
 
@@ -270,6 +333,39 @@ mod tests {
         let last = buffer.pop().await.unwrap();
         assert_eq!(last.spans, 2);
         assert_eq!(decode(&last).spans.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn direct_path_sends_the_same_request_as_the_model_path() {
+        use sextant_model::thrift::{
+            decode_emit_batch, decode_emit_batch_to_api_v2, encode_emit_batch, BatchMeta, Protocol,
+        };
+        let tags = vec![("zone".to_string(), "z1".to_string())];
+        let sent = spans("a", 7);
+        for protocol in [Protocol::Compact, Protocol::Binary] {
+            let packet =
+                encode_emit_batch(&sent[0].resource, &sent, &BatchMeta::default(), protocol, 1);
+            let mut requests = Vec::new();
+            for direct in [false, true] {
+                let buffer = Arc::new(SendBuffer::new(1 << 20));
+                // max 3 spans: the packet is split into 3 + 3 + 1 on both paths.
+                let b = Batcher::new(buffer.clone(), &tags, 3, Duration::from_secs(60));
+                if direct {
+                    b.add_api_v2(&decode_emit_batch_to_api_v2(&packet, protocol).unwrap());
+                } else {
+                    b.add(&decode_emit_batch(&packet, protocol).unwrap());
+                }
+                b.flush_due(true);
+                let mut out = Vec::new();
+                for _ in 0..3 {
+                    let r = buffer.pop().await.unwrap();
+                    out.push((r.spans, r.request));
+                }
+                assert_eq!(buffer.bytes(), 0);
+                requests.push(out);
+            }
+            assert_eq!(requests[0], requests[1], "{protocol:?}");
+        }
     }
 
     #[tokio::test]

@@ -39,32 +39,9 @@ pub struct SamplingArgs {
         long = "sampling.strategies-reload-interval",
         env = "SAMPLING_STRATEGIES_RELOAD_INTERVAL",
         default_value = "0s",
-        value_parser = parse_duration
+        value_parser = sextant_model::go_duration::parse_flag
     )]
     pub reload_interval: Duration,
-}
-
-/// A Go-style duration: a number and a unit (`ms`, `s`, `m`, `h`), or `0`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if text == "0" || text.is_empty() {
-        return Ok(Duration::ZERO);
-    }
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| format!("{text:?}: missing unit (ms, s, m or h)"))?;
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?}: not a duration"))?;
-    let secs = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => return Err(format!("{text:?}: unknown unit {unit:?}")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("{text:?}: {e}"))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -168,23 +145,5 @@ async fn reload_loop(
             }
             Err(e) => tracing::error!(error = %e, path, "failed to update sampling strategies"),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse_go_style() {
-        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
-        assert_eq!(parse_duration("0s").unwrap(), Duration::ZERO);
-        assert_eq!(
-            parse_duration("1500ms").unwrap(),
-            Duration::from_millis(1500)
-        );
-        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert!(parse_duration("5").is_err());
-        assert!(parse_duration("5d").is_err());
     }
 }

@@ -17,6 +17,15 @@ pub const EMIT_ZIPKIN_BATCH: &str = "emitZipkinBatch";
 pub(crate) fn read_emit_batch<'a, R: ProtocolReader<'a>>(
     r: &mut R,
 ) -> Result<DecodedBatch, DecodeError> {
+    read_emit_batch_with(r, read_batch)
+}
+
+/// The `emitBatch` envelope around `read_batch`, whatever the batch is decoded into (the
+/// internal model here, api_v2 protobuf for the agent's forwarding path).
+pub(crate) fn read_emit_batch_with<'a, R: ProtocolReader<'a>, B>(
+    r: &mut R,
+    read_batch: impl Fn(&mut R) -> Result<B, DecodeError>,
+) -> Result<B, DecodeError> {
     let header = r.read_message_begin()?;
     if header.name == EMIT_ZIPKIN_BATCH.as_bytes() {
         return Err(malformed("zipkin batches over UDP not supported"));

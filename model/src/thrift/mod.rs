@@ -1,6 +1,8 @@
 //! Jaeger's Thrift formats: the `jaeger.thrift` `Batch` (HTTP collector endpoint
 //! `POST /api/traces`, binary protocol) and the agent's UDP `emitBatch` message (compact on
-//! 6831, binary on 6832), decoded straight into the internal [`Span`] and encoded back.
+//! 6831, binary on 6832), decoded straight into the internal [`Span`] and encoded back; and,
+//! for the agent's forwarding hot path, [`to_api_v2`]: the same messages decoded straight
+//! into Jaeger api_v2 protobuf (a 1:1 field mapping, no internal model in between).
 //!
 //! The codec is hand-written (no Thrift compiler is needed to build): [`protocol`] holds the
 //! protocol-neutral reader/writer traits and skipping, [`compact`] and [`binary`] the two
@@ -16,6 +18,7 @@ pub mod binary;
 pub mod compact;
 mod jaeger;
 pub mod protocol;
+pub mod to_api_v2;
 
 use std::sync::Arc;
 
@@ -27,6 +30,7 @@ pub use binary::{BinaryReader, BinaryWriter};
 pub use compact::{CompactReader, CompactWriter};
 pub use jaeger::{BatchMeta, ClientStats, DecodedBatch};
 pub use protocol::{MessageType, ProtocolReader, ProtocolWriter, TType};
+pub use to_api_v2::{decode_batch_to_api_v2, decode_emit_batch_to_api_v2, ApiV2Batch, DirectSpan};
 
 /// Which Thrift wire protocol a payload uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use sextant_model::{find_attr, AnyValue, Span, SpanId};
 
-use crate::http::duration::format_go_duration;
+use sextant_model::go_duration::format_go_duration;
 
 pub const WARNING_DUPLICATE_SPAN_ID: &str = "duplicate span IDs; skipping clock skew adjustment";
 

@@ -27,9 +27,9 @@ use sextant_storage::{StorageError, TraceQuery};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::duration::parse_go_duration;
 use super::params::{parse_span_kind, KindFilter, Params};
 use super::ApiState;
+use sextant_model::go_duration::parse_go_duration;
 
 pub fn routes() -> Router<ApiState> {
     Router::new()

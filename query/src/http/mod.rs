@@ -16,7 +16,6 @@ pub mod api_v3;
 pub mod archive;
 pub mod cors;
 pub mod critical_path;
-pub mod duration;
 pub mod params;
 pub mod response;
 pub mod spm;

@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sextant_model::{SpanKind, TraceId};
 use sextant_storage::TraceQuery;
 
-use super::duration::parse_go_duration;
+use sextant_model::go_duration::parse_go_duration;
 
 /// Jaeger's default search window when `start` is absent.
 pub const DEFAULT_TRACE_LOOKBACK: Duration = Duration::from_secs(2 * 24 * 3600);

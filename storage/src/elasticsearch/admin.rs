@@ -13,6 +13,9 @@ use crate::{Result, StorageError};
 /// The index kinds that hold spans and services (rolled over together).
 pub const ROLLOVER_KINDS: [IndexKind; 2] = [IndexKind::Span, IndexKind::Service];
 
+/// The archive holds spans only (Jaeger's archive writer stores no service documents).
+pub const ARCHIVE_ROLLOVER_KINDS: [IndexKind; 1] = [IndexKind::Span];
+
 pub async fn install_templates(
     client: &EsClient,
     flavor: Flavor,
@@ -197,4 +200,127 @@ pub async fn creation_millis(client: &EsClient, index: &str) -> Result<u64> {
                 .or_else(|| v.as_u64())
         })
         .ok_or_else(|| StorageError::Backend(format!("index {index} has no creation date")))
+}
+
+/// The rollover policy of the `--es.use-ilm` layout: the write index rolls over once it is
+/// `rollover_age` old and indices are deleted once `delete_age` old (ages in the cluster's
+/// units, e.g. `1d`, `12h`). Elasticsearch gets an ILM policy (Jaeger's documented
+/// `jaeger-ilm-policy`, which its templates name through `index.lifecycle`); OpenSearch an
+/// ISM policy with the same phases, attached to new span and service indices through its
+/// `ism_template` (OpenSearch has no per-template policy setting). Returns the request path
+/// and body.
+pub fn rollover_policy(
+    flavor: Flavor,
+    names: &IndexNames,
+    policy_name: &str,
+    rollover_age: &str,
+    delete_age: &str,
+) -> (String, Value) {
+    match flavor {
+        Flavor::OpenSearch(_) => {
+            let patterns: Vec<String> = ROLLOVER_KINDS
+                .iter()
+                .map(|&k| format!("{}-*", names.base(k)))
+                .collect();
+            let body = json!({"policy": {
+                "description": "Jaeger indices: roll over, then delete",
+                "default_state": "hot",
+                "states": [
+                    {
+                        "name": "hot",
+                        "actions": [{"rollover": {"min_index_age": rollover_age}}],
+                        "transitions": [{"state_name": "delete", "conditions": {"min_index_age": delete_age}}]
+                    },
+                    {"name": "delete", "actions": [{"delete": {}}], "transitions": []}
+                ],
+                "ism_template": [{"index_patterns": patterns, "priority": 100}]
+            }});
+            (format!("/_plugins/_ism/policies/{policy_name}"), body)
+        }
+        _ => {
+            let body = json!({"policy": {"phases": {
+                "hot": {
+                    "min_age": "0ms",
+                    "actions": {"rollover": {"max_age": rollover_age}, "set_priority": {"priority": 100}}
+                },
+                "delete": {"min_age": delete_age, "actions": {"delete": {}}}
+            }}});
+            (format!("/_ilm/policy/{policy_name}"), body)
+        }
+    }
+}
+
+/// Whether the ILM/ISM policy `policy_name` exists on the cluster.
+pub async fn rollover_policy_exists(
+    client: &EsClient,
+    flavor: Flavor,
+    policy_name: &str,
+) -> Result<bool> {
+    let path = match flavor {
+        Flavor::OpenSearch(_) => format!("/_plugins/_ism/policies/{policy_name}"),
+        _ => format!("/_ilm/policy/{policy_name}"),
+    };
+    let reply = client.request(Method::Get, &path, &[], None, false).await?;
+    match reply.status {
+        404 => Ok(false),
+        _ => reply.ok("reading the rollover policy").map(|_| true),
+    }
+}
+
+/// Creates the rollover policy ([`rollover_policy`]) unless one of that name exists (an
+/// operator's own policy is never replaced). Returns whether it was created.
+pub async fn ensure_rollover_policy(
+    client: &EsClient,
+    flavor: Flavor,
+    names: &IndexNames,
+    policy_name: &str,
+    rollover_age: &str,
+    delete_age: &str,
+) -> Result<bool> {
+    if rollover_policy_exists(client, flavor, policy_name).await? {
+        return Ok(false);
+    }
+    let (path, body) = rollover_policy(flavor, names, policy_name, rollover_age, delete_age);
+    client.json(Method::Put, &path, &[], Some(&body)).await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rollover_policies_per_flavor() {
+        let names = IndexNames::new("p", "-", true);
+        let (path, body) = rollover_policy(Flavor::Es8, &names, "jaeger-ilm-policy", "1d", "7d");
+        assert_eq!(path, "/_ilm/policy/jaeger-ilm-policy");
+        assert_eq!(
+            body.pointer("/policy/phases/hot/actions/rollover/max_age"),
+            Some(&json!("1d"))
+        );
+        assert_eq!(
+            body.pointer("/policy/phases/delete/min_age"),
+            Some(&json!("7d"))
+        );
+        let (path, body) = rollover_policy(
+            Flavor::OpenSearch(2),
+            &names,
+            "jaeger-ilm-policy",
+            "12h",
+            "3d",
+        );
+        assert_eq!(path, "/_plugins/_ism/policies/jaeger-ilm-policy");
+        assert_eq!(
+            body.pointer("/policy/states/0/actions/0/rollover/min_index_age"),
+            Some(&json!("12h"))
+        );
+        assert_eq!(
+            body.pointer("/policy/states/0/transitions/0/conditions/min_index_age"),
+            Some(&json!("3d"))
+        );
+        assert_eq!(
+            body.pointer("/policy/ism_template/0/index_patterns"),
+            Some(&json!(["p-jaeger-span-*", "p-jaeger-service-*"]))
+        );
+    }
 }

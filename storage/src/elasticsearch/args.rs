@@ -28,27 +28,6 @@ impl Refresh {
     }
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" | "" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        "d" => n * 86400.0,
-        _ => return Err(format!("invalid duration unit in {s:?} (ms, s, m, h, d)")),
-    };
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("invalid duration {s:?}"));
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
 /// Elasticsearch / OpenSearch flags (`--span-storage.type=elasticsearch`).
 #[derive(Clone, Debug, clap::Args)]
 pub struct EsArgs {
@@ -89,7 +68,7 @@ pub struct EsArgs {
     )]
     pub api_key_file: Option<std::path::PathBuf>,
     /// Timeout of each request to the cluster (e.g. `30s`).
-    #[arg(id = "es.timeout", long = "es.timeout", env = "ES_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    #[arg(id = "es.timeout", long = "es.timeout", env = "ES_TIMEOUT", default_value = "30s", value_parser = sextant_model::go_duration::parse_flag)]
     pub timeout: Duration,
     /// Major version to assume (7, 8, 9; OpenSearch 1–3 report as 7); 0 detects it with `GET /`.
     #[arg(
@@ -178,7 +157,7 @@ pub struct EsArgs {
     #[arg(id = "es.bulk.size", long = "es.bulk.size", env = "ES_BULK_SIZE", default_value_t = 5_000_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub bulk_size: u64,
     /// Flush a partial bulk request after this long.
-    #[arg(id = "es.bulk.flush-interval", long = "es.bulk.flush-interval", env = "ES_BULK_FLUSH_INTERVAL", default_value = "200ms", value_parser = parse_duration)]
+    #[arg(id = "es.bulk.flush-interval", long = "es.bulk.flush-interval", env = "ES_BULK_FLUSH_INTERVAL", default_value = "200ms", value_parser = sextant_model::go_duration::parse_flag)]
     pub bulk_flush_interval: Duration,
     /// Bulk requests in flight at once.
     #[arg(id = "es.bulk.workers", long = "es.bulk.workers", env = "ES_BULK_WORKERS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
@@ -196,7 +175,7 @@ pub struct EsArgs {
     #[arg(id = "es.bulk.max-attempts", long = "es.bulk.max-attempts", env = "ES_BULK_MAX_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub bulk_max_attempts: u32,
     /// First retry back-off; doubles per attempt, capped at 5 s.
-    #[arg(id = "es.bulk.backoff", long = "es.bulk.backoff", env = "ES_BULK_BACKOFF", default_value = "100ms", value_parser = parse_duration)]
+    #[arg(id = "es.bulk.backoff", long = "es.bulk.backoff", env = "ES_BULK_BACKOFF", default_value = "100ms", value_parser = sextant_model::go_duration::parse_flag)]
     pub bulk_backoff: Duration,
 
     /// Store every tag as an object field (`tag.*`) instead of the nested list.
@@ -227,7 +206,7 @@ pub struct EsArgs {
     pub tags_as_fields_include: String,
 
     /// How far back trace lookups by ID search (they have no time range).
-    #[arg(id = "es.max-span-age", long = "es.max-span-age", env = "ES_MAX_SPAN_AGE", default_value = "72h", value_parser = parse_duration)]
+    #[arg(id = "es.max-span-age", long = "es.max-span-age", env = "ES_MAX_SPAN_AGE", default_value = "72h", value_parser = sextant_model::go_duration::parse_flag)]
     pub max_span_age: Duration,
     /// Documents fetched per search request (trace pages, aggregation sizes).
     #[arg(id = "es.max-doc-count", long = "es.max-doc-count", env = "ES_MAX_DOC_COUNT", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -277,20 +256,4 @@ fn unreachable_defaults() -> EsArgs {
     // Only reachable if a default above fails its own parser: a programming error caught by
     // the unit test below, never by input.
     panic!("EsArgs defaults do not parse")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_parse_and_durations_read_go_style() {
-        let a = EsArgs::default();
-        assert_eq!(a.server_urls, vec!["http://127.0.0.1:9200".to_string()]);
-        assert_eq!(a.bulk_flush_interval, Duration::from_millis(200));
-        assert_eq!(a.max_span_age, Duration::from_secs(72 * 3600));
-        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
-        assert!(parse_duration("5 parsecs").is_err());
-        assert!(parse_duration("").is_err());
-    }
 }

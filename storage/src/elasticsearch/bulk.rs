@@ -6,12 +6,15 @@
 //! documents is stored, or with the first final failure — the durability contract of
 //! [`crate::SpanWriter`].
 //!
+//! Counted in [`BulkStats`] (per pipeline) and in Jaeger's `jaeger_bulk_index_*` Prometheus
+//! metrics (per process, [`super::metrics`]).
+//!
 //! Bounded everywhere: the submission queue (writers wait when it is full), the batch being
 //! filled, and the requests in flight.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use elasticsearch::http::Method;
 use parking_lot::Mutex;
@@ -19,6 +22,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::client::EsClient;
+use super::metrics::{FailureReason, METRICS};
 use crate::StorageError;
 
 /// Longest back-off between two attempts.
@@ -227,12 +231,16 @@ async fn send_with_retries(
 ) {
     let mut backoff = config.backoff;
     let mut attempt = 1u32;
+    let metrics = &*METRICS;
     loop {
         stats.requests.fetch_add(1, Ordering::Relaxed);
+        metrics.requests.inc();
+        metrics.attempts.inc_by(items.len() as u64);
         let mut body = Vec::with_capacity(items.iter().map(|i| i.lines.len()).sum());
         for item in &items {
             body.extend_from_slice(&item.lines);
         }
+        let started = Instant::now();
         let reply = client
             .request(
                 Method::Post,
@@ -242,18 +250,24 @@ async fn send_with_retries(
                 true,
             )
             .await;
+        let elapsed = started.elapsed().as_secs_f64();
         let last = attempt >= config.max_attempts;
         let retry: Vec<Item> = match reply {
             Err(e) => {
+                metrics.latency_err.observe(elapsed);
+                metrics.failed(FailureReason::Unreachable, items.len());
                 if last {
                     fail_all(stats, items, e);
                     return;
                 }
                 tracing::warn!(error = %e, attempt, "bulk request failed; retrying");
                 stats.request_retries.fetch_add(1, Ordering::Relaxed);
+                metrics.retries.inc_by(items.len() as u64);
                 items
             }
             Ok(reply) if !reply.is_success() => {
+                metrics.latency_err.observe(elapsed);
+                metrics.failed(FailureReason::of_status(reply.status), items.len());
                 let err = reply.error("bulk request");
                 if last || !retryable(reply.status) {
                     fail_all(stats, items, err);
@@ -261,9 +275,13 @@ async fn send_with_retries(
                 }
                 tracing::warn!(error = %err, attempt, "bulk request rejected; retrying");
                 stats.request_retries.fetch_add(1, Ordering::Relaxed);
+                metrics.retries.inc_by(items.len() as u64);
                 items
             }
-            Ok(reply) => settle_items(stats, items, &reply.body, last),
+            Ok(reply) => {
+                metrics.latency_ok.observe(elapsed);
+                settle_items(stats, items, &reply.body, last)
+            }
         };
         if retry.is_empty() {
             return;
@@ -295,6 +313,7 @@ fn clone_err(e: &StorageError) -> StorageError {
 
 /// Reads a 200 bulk answer item by item; returns the items to retry.
 fn settle_items(stats: &BulkStats, items: Vec<Item>, body: &Value, last: bool) -> Vec<Item> {
+    let metrics = &*METRICS;
     let results = body.get("items").and_then(Value::as_array);
     let mut retry = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
@@ -305,6 +324,7 @@ fn settle_items(stats: &BulkStats, items: Vec<Item>, body: &Value, last: bool) -
             .and_then(|o| o.values().next());
         let Some(result) = result else {
             stats.items_failed.fetch_add(1, Ordering::Relaxed);
+            metrics.failed(FailureReason::MissingResult, 1);
             item.waiter.settle(Err(StorageError::Backend(
                 "bulk answer lacks an item result".into(),
             )));
@@ -317,9 +337,14 @@ fn settle_items(stats: &BulkStats, items: Vec<Item>, body: &Value, last: bool) -
             .unwrap_or(500);
         if (200..300).contains(&status) {
             stats.items_written.fetch_add(1, Ordering::Relaxed);
+            metrics.inserts.inc();
             item.waiter.settle(Ok(()));
-        } else if retryable(status) && !last {
+            continue;
+        }
+        metrics.failed(FailureReason::of_status(status), 1);
+        if retryable(status) && !last {
             stats.items_retried.fetch_add(1, Ordering::Relaxed);
+            metrics.retries.inc();
             retry.push(item);
         } else {
             stats.items_failed.fetch_add(1, Ordering::Relaxed);

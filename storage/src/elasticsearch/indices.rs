@@ -1,6 +1,7 @@
 //! Index names: Jaeger's daily indices (`[PREFIX-]jaeger-span-2024-01-31`) and the
 //! read/write aliases of the rollover layout, and the list of daily indices a time range
-//! touches (so that a search reads only those).
+//! touches (so that a search reads only those). The archive's names (`[PREFIX-]jaeger-span-archive`,
+//! or its `-read`/`-write` aliases) come from the same type in archive mode.
 
 use time::OffsetDateTime;
 
@@ -29,6 +30,9 @@ pub struct IndexNames {
     prefix: String,
     date_separator: String,
     use_aliases: bool,
+    /// Jaeger's archive layout: one undated index per kind (`jaeger-span-archive`), or the
+    /// rollover indices behind `jaeger-span-archive-read`/`-write`.
+    archive: bool,
 }
 
 const DAY_NANOS: u64 = 86_400 * 1_000_000_000;
@@ -48,6 +52,15 @@ impl IndexNames {
             prefix,
             date_separator: date_separator.to_string(),
             use_aliases,
+            archive: false,
+        }
+    }
+
+    /// The archive's names (Jaeger's `…-archive` indices) under the same prefix.
+    pub fn archive(prefix: &str, use_aliases: bool) -> Self {
+        IndexNames {
+            archive: true,
+            ..IndexNames::new(prefix, "-", use_aliases)
         }
     }
 
@@ -55,9 +68,21 @@ impl IndexNames {
         &self.prefix
     }
 
-    /// `PREFIX-jaeger-span`.
+    pub fn is_archive(&self) -> bool {
+        self.archive
+    }
+
+    pub fn uses_aliases(&self) -> bool {
+        self.use_aliases
+    }
+
+    /// `PREFIX-jaeger-span` (`PREFIX-jaeger-span-archive` for the archive).
     pub fn base(&self, kind: IndexKind) -> String {
-        format!("{}{}", self.prefix, kind.base())
+        if self.archive {
+            format!("{}{}-archive", self.prefix, kind.base())
+        } else {
+            format!("{}{}", self.prefix, kind.base())
+        }
     }
 
     /// The pattern every index of the kind matches (templates, cleaner).
@@ -94,6 +119,8 @@ impl IndexNames {
     pub fn write_index(&self, kind: IndexKind, unix_nanos: u64) -> String {
         if self.use_aliases {
             self.write_alias(kind)
+        } else if self.archive {
+            self.base(kind)
         } else {
             self.daily(kind, unix_nanos)
         }
@@ -104,6 +131,9 @@ impl IndexNames {
     pub fn read_indices(&self, kind: IndexKind, min: u64, max: u64) -> String {
         if self.use_aliases {
             return self.read_alias(kind);
+        }
+        if self.archive {
+            return self.base(kind);
         }
         let (min, max) = (min.min(max), max.max(min));
         if (max - min) / DAY_NANOS > MAX_LISTED_DAYS {
@@ -125,6 +155,9 @@ impl IndexNames {
     /// The date of a daily index name of this kind, if it is one (`None` for aliases,
     /// rollover indices and other kinds). Used by the index cleaner.
     pub fn date_of(&self, kind: IndexKind, index: &str) -> Option<time::Date> {
+        if self.archive {
+            return None;
+        }
         let rest = index.strip_prefix(&self.base(kind))?.strip_prefix('-')?;
         let parts: Vec<&str> = if self.date_separator.is_empty() {
             if rest.len() != 8 || !rest.is_char_boundary(4) || !rest.is_char_boundary(6) {
@@ -170,6 +203,34 @@ mod tests {
         let a = IndexNames::new("", "-", true);
         assert_eq!(a.write_index(IndexKind::Span, 0), "jaeger-span-write");
         assert_eq!(a.read_indices(IndexKind::Span, 0, 1), "jaeger-span-read");
+    }
+
+    #[test]
+    fn archive_names_follow_jaeger() {
+        let n = IndexNames::archive("prod", false);
+        assert_eq!(
+            n.write_index(IndexKind::Span, JAN_31_2024),
+            "prod-jaeger-span-archive"
+        );
+        assert_eq!(
+            n.read_indices(IndexKind::Span, 0, u64::MAX),
+            "prod-jaeger-span-archive"
+        );
+        assert!(n
+            .date_of(IndexKind::Span, "prod-jaeger-span-archive")
+            .is_none());
+        let a = IndexNames::archive("", true);
+        assert_eq!(
+            a.write_index(IndexKind::Span, JAN_31_2024),
+            "jaeger-span-archive-write"
+        );
+        assert_eq!(
+            a.read_indices(IndexKind::Span, 0, 1),
+            "jaeger-span-archive-read"
+        );
+        // The primary's cleaner never mistakes the archive for a daily index.
+        let p = IndexNames::new("", "-", false);
+        assert!(p.date_of(IndexKind::Span, "jaeger-span-archive").is_none());
     }
 
     #[test]

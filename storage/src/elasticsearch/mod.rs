@@ -6,9 +6,12 @@
 //!   Jaeger's templates and mappings per cluster flavour (`templates.rs`), detected with
 //!   `GET /` (`client.rs`).
 //! * Documents: Jaeger's `dbmodel` span, mapped in `sextant_model::es_json`.
-//! * Write: the bounded, retrying bulk pipeline (`bulk.rs`, `writer.rs`).
+//! * Write: the bounded, retrying bulk pipeline (`bulk.rs`, `writer.rs`), with Jaeger's
+//!   `jaeger_bulk_index_*` metrics (`metrics.rs`).
 //! * Read: Jaeger's query shapes (`query.rs`, `reader.rs`), dependencies (`deps.rs`).
 //! * Operator tasks shared with `sextant-es-tools` (`admin.rs`).
+//! * Archive: the same backend over Jaeger's `jaeger-span-archive` indices
+//!   ([`connect_archive`]).
 //!
 //! Not stored, as in Jaeger's v1 layout: scope attributes and link attributes.
 
@@ -18,6 +21,7 @@ pub mod bulk;
 pub mod client;
 mod deps;
 pub mod indices;
+pub mod metrics;
 pub mod query;
 mod reader;
 pub mod templates;
@@ -35,7 +39,7 @@ pub use args::{EsArgs, Refresh};
 use bulk::{BulkConfig, BulkProcessor, BulkStats};
 use client::{EsClient, Flavor};
 use deps::DependencyStore;
-use indices::IndexNames;
+use indices::{IndexKind, IndexNames};
 use reader::SpanDocReader;
 use templates::TemplateOptions;
 use writer::{ServiceCache, SpanDocWriter};
@@ -50,6 +54,8 @@ pub struct EsStore {
     client: EsClient,
     flavor: Flavor,
     names: IndexNames,
+    /// The kinds behind read/write aliases in the rollover layout, set up again by a purge.
+    rollover_kinds: Vec<IndexKind>,
     writer: SpanDocWriter,
     reader: SpanDocReader,
     deps: DependencyStore,
@@ -108,18 +114,41 @@ fn tags_as_fields(args: &EsArgs) -> Result<TagsAsFields> {
 /// Connects (detecting the version unless `--es.version` is given), installs the templates
 /// when asked, and starts the bulk pipeline.
 pub async fn connect_store(args: &EsArgs) -> Result<Arc<EsStore>> {
+    open(args, index_names(args), &admin::ROLLOVER_KINDS).await
+}
+
+/// The archive store of Jaeger's layout: spans only (no service documents), in the undated
+/// `[PREFIX-]jaeger-span-archive` index, or behind `jaeger-span-archive-read`/`-write`
+/// with `--es.use-aliases` (set up here like `sextant-es-tools rollover init --archive`).
+/// Reads ignore time ranges: an archived trace is found whatever its age.
+pub async fn connect_archive_store(args: &EsArgs) -> Result<Arc<EsStore>> {
+    open(
+        args,
+        IndexNames::archive(&args.index_prefix, args.use_aliases),
+        &admin::ARCHIVE_ROLLOVER_KINDS,
+    )
+    .await
+}
+
+async fn open(
+    args: &EsArgs,
+    names: IndexNames,
+    rollover_kinds: &[IndexKind],
+) -> Result<Arc<EsStore>> {
     let client = EsClient::new(args)?;
     let flavor = if args.version == 0 {
         client.detect().await?
     } else {
         Flavor::from_major(args.version, false)
     };
-    let names = index_names(args);
     if args.create_index_templates {
-        admin::install_templates(&client, flavor, &names, &template_options(args)).await?;
+        // The primary's templates (`jaeger-span-*`) cover the archive indices too, as in
+        // Jaeger; templates of the archive's own would replace them under the same name.
+        let template_names = index_names(args);
+        admin::install_templates(&client, flavor, &template_names, &template_options(args)).await?;
     }
-    if args.use_aliases {
-        admin::rollover_init(&client, &names, &admin::ROLLOVER_KINDS).await?;
+    if names.uses_aliases() {
+        admin::rollover_init(&client, &names, rollover_kinds).await?;
     }
     let bulk = BulkProcessor::start(
         client.clone(),
@@ -155,6 +184,7 @@ pub async fn connect_store(args: &EsArgs) -> Result<Arc<EsStore>> {
             max_doc_count: args.max_doc_count,
             refresh: args.bulk_refresh.as_param(),
         },
+        rollover_kinds: rollover_kinds.to_vec(),
         client,
         names,
     }))
@@ -163,6 +193,11 @@ pub async fn connect_store(args: &EsArgs) -> Result<Arc<EsStore>> {
 /// Builds the backend for the factory.
 pub async fn connect(args: &EsArgs) -> Result<Storage> {
     Ok(Storage::from_backend(connect_store(args).await?))
+}
+
+/// Builds the archive store for the factory (see [`connect_archive_store`]).
+pub async fn connect_archive(args: &EsArgs) -> Result<Storage> {
+    Ok(Storage::from_backend(connect_archive_store(args).await?))
 }
 
 impl EsStore {
@@ -225,22 +260,21 @@ impl DependencyReader for EsStore {
 
 #[async_trait]
 impl Purger for EsStore {
-    /// Deletes every Jaeger index under the prefix; in the rollover layout it sets up the
-    /// initial indices and aliases again.
+    /// Deletes every Jaeger index under the prefix (the archive: only its own indices); in
+    /// the rollover layout it sets up the initial indices and aliases again.
     async fn purge(&self) -> Result<()> {
-        let all = admin::all_jaeger_indices(&self.client, &self.names).await?;
+        let all = if self.names.is_archive() {
+            admin::list_indices(
+                &self.client,
+                &format!("{}*", self.names.base(IndexKind::Span)),
+            )
+            .await?
+        } else {
+            admin::all_jaeger_indices(&self.client, &self.names).await?
+        };
         admin::delete_indices(&self.client, &all).await?;
-        if self
-            .reader
-            .names
-            .read_alias(indices::IndexKind::Span)
-            .ends_with("-read")
-            && self
-                .names
-                .write_index(indices::IndexKind::Span, 0)
-                .ends_with("-write")
-        {
-            admin::rollover_init(&self.client, &self.names, &admin::ROLLOVER_KINDS).await?;
+        if self.names.uses_aliases() {
+            admin::rollover_init(&self.client, &self.names, &self.rollover_kinds).await?;
         }
         self.writer.services.clear();
         Ok(())

@@ -81,6 +81,10 @@ impl SpanDocWriter {
             action_lines(&index, &id, &bytes, &mut lines)?;
             items.push(lines);
 
+            // The archive is read by trace ID only: like Jaeger's, it keeps no services.
+            if self.names.is_archive() {
+                continue;
+            }
             let service = EsService::of(span);
             let key = (
                 self.names

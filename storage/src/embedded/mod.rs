@@ -51,7 +51,7 @@ pub struct EmbeddedArgs {
         long = "embedded.retention",
         env = "EMBEDDED_RETENTION",
         default_value = "72h",
-        value_parser = parse_duration
+        value_parser = sextant_model::go_duration::parse_flag
     )]
     pub retention: Duration,
 
@@ -115,56 +115,4 @@ impl EmbeddedArgs {
 pub async fn open(args: &EmbeddedArgs) -> Result<Storage, StorageError> {
     let store = EmbeddedStore::open(&args.directory, args.options()).await?;
     Ok(Storage::from_backend(Arc::new(store)))
-}
-
-/// Parses `72h`, `30m`, `1h30m`, `7d`, `45s`, `500ms`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let err = || format!("invalid duration {text:?} (use e.g. 72h, 30m, 7d)");
-    let mut total = Duration::ZERO;
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return Err(err());
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
-        let n: u64 = rest
-            .get(..digits)
-            .and_then(|d| d.parse().ok())
-            .ok_or_else(err)?;
-        rest = rest.get(digits..).unwrap_or("");
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = rest.get(..unit_len).ok_or_else(err)?;
-        rest = rest.get(unit_len..).unwrap_or("");
-        let secs_per: u64 = match unit {
-            "ms" => {
-                total = total.saturating_add(Duration::from_millis(n));
-                continue;
-            }
-            "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            "d" => 86_400,
-            _ => return Err(err()),
-        };
-        total = total.saturating_add(Duration::from_secs(n.saturating_mul(secs_per)));
-    }
-    Ok(total)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("72h"), Ok(Duration::from_secs(72 * 3600)));
-        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        for bad in ["", "h", "12", "3w", "1.5h", "-1h"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-    }
 }

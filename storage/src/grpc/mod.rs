@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use tonic::transport::Endpoint;
 
-pub use args::{parse_go_duration, GrpcStorageArgs};
+pub use args::GrpcStorageArgs;
 pub use client::GrpcClient;
 pub use server::{serve, RemoteStorageServer};
 

@@ -3,14 +3,16 @@
 //! shards, replicas, ILM/ISM):
 //!
 //! * `index-cleaner N` — delete daily indices older than N days (Jaeger's es-index-cleaner).
-//! * `rollover init | rollover | lookback` — the rollover layout (Jaeger's es-rollover).
+//! * `rollover init | rollover | lookback` — the rollover layout (Jaeger's es-rollover), for
+//!   the archive indices with `--archive`; `init --create-ilm-policy` also creates the
+//!   ILM (Elasticsearch) / ISM (OpenSearch) policy that `--es.use-ilm` names.
 //! * `templates` — print the index templates for a cluster version.
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use serde_json::json;
 use sextant_storage::elasticsearch::client::{EsClient, Flavor};
-use sextant_storage::elasticsearch::indices::IndexKind;
+use sextant_storage::elasticsearch::indices::{IndexKind, IndexNames};
 use sextant_storage::elasticsearch::{admin, index_names, template_options, templates, EsArgs};
 
 #[derive(Parser)]
@@ -37,6 +39,9 @@ enum Command {
     },
     /// The rollover layout's read/write aliases.
     Rollover {
+        /// Act on the archive's indices (`jaeger-span-archive-read`/`-write`) instead.
+        #[arg(long, global = true)]
+        archive: bool,
         #[command(subcommand)]
         action: RolloverAction,
     },
@@ -51,7 +56,20 @@ enum Command {
 #[derive(Subcommand)]
 enum RolloverAction {
     /// Create the first indices with their read and write aliases (and the templates).
-    Init,
+    /// With `--es.use-ilm=true` the ILM/ISM policy `--es.ilm-policy-name` must exist, or be
+    /// created with `--create-ilm-policy`.
+    Init {
+        /// Create the ILM (Elasticsearch) / ISM (OpenSearch) policy when it does not exist
+        /// (an existing one is kept): roll over daily, delete after `--delete-after`.
+        #[arg(long)]
+        create_ilm_policy: bool,
+        /// Age at which the policy rolls the write index over (cluster time units).
+        #[arg(long, default_value = "1d", requires = "create_ilm_policy")]
+        rollover_after: String,
+        /// Age at which the policy deletes an index (cluster time units).
+        #[arg(long, default_value = "7d", requires = "create_ilm_policy")]
+        delete_after: String,
+    },
     /// Roll the write aliases over to new indices when a condition holds.
     Rollover {
         /// `_rollover` conditions as JSON.
@@ -136,28 +154,78 @@ async fn main() -> anyhow::Result<()> {
                 eprintln!("deleted {} indices older than {cutoff}", doomed.len());
             }
         }
-        Command::Rollover { action } => {
-            let kinds = admin::ROLLOVER_KINDS;
+        Command::Rollover { archive, action } => {
+            // The archive's own names; its templates are the primary's (they cover it).
+            let (names, kinds) = if archive {
+                (
+                    IndexNames::archive(&cli.es.index_prefix, true),
+                    &admin::ARCHIVE_ROLLOVER_KINDS[..],
+                )
+            } else {
+                (names, &admin::ROLLOVER_KINDS[..])
+            };
             match action {
-                RolloverAction::Init => {
+                RolloverAction::Init {
+                    create_ilm_policy,
+                    rollover_after,
+                    delete_after,
+                } => {
+                    if create_ilm_policy && !cli.es.use_ilm {
+                        bail!("--create-ilm-policy needs --es.use-ilm=true");
+                    }
                     let flavor = if cli.es.version == 0 {
                         client.detect().await?
                     } else {
                         Flavor::from_major(cli.es.version, false)
                     };
-                    admin::install_templates(&client, flavor, &names, &template_options(&cli.es))
-                        .await?;
-                    admin::rollover_init(&client, &names, &kinds).await?;
+                    // The rollover layout, whatever --es.use-aliases says: the templates
+                    // then carry the ILM/ISM settings when --es.use-ilm is on.
+                    let es = EsArgs {
+                        use_aliases: true,
+                        ..cli.es.clone()
+                    };
+                    let policy = &es.ilm_policy_name;
+                    if es.use_ilm {
+                        let primary = index_names(&es);
+                        if create_ilm_policy {
+                            let created = admin::ensure_rollover_policy(
+                                &client,
+                                flavor,
+                                &primary,
+                                policy,
+                                &rollover_after,
+                                &delete_after,
+                            )
+                            .await?;
+                            eprintln!(
+                                "rollover policy {policy}: {}",
+                                if created { "created" } else { "exists, kept" }
+                            );
+                        } else if !admin::rollover_policy_exists(&client, flavor, policy).await? {
+                            bail!(
+                                "ILM/ISM policy {policy} does not exist; create it, or pass \
+                                 --create-ilm-policy, and run init again"
+                            );
+                        }
+                    }
+                    admin::install_templates(
+                        &client,
+                        flavor,
+                        &index_names(&es),
+                        &template_options(&es),
+                    )
+                    .await?;
+                    admin::rollover_init(&client, &names, kinds).await?;
                 }
                 RolloverAction::Rollover { conditions } => {
                     let conditions: serde_json::Value =
                         serde_json::from_str(&conditions).context("--conditions is not JSON")?;
-                    admin::rollover(&client, &names, &kinds, &conditions).await?;
+                    admin::rollover(&client, &names, kinds, &conditions).await?;
                 }
                 RolloverAction::Lookback { units, unit } => {
                     let span = units.saturating_mul(unit_millis(&unit)?);
                     let removed =
-                        admin::lookback(&client, &names, &kinds, now_millis().saturating_sub(span))
+                        admin::lookback(&client, &names, kinds, now_millis().saturating_sub(span))
                             .await?;
                     for index in removed {
                         println!("{index}");

@@ -1,6 +1,6 @@
 //! `sextant-es-tools` against `osmem-server`: the index cleaner deletes only daily indices
-//! older than the cutoff, `rollover init` creates the aliased indices, and `templates`
-//! prints each dialect. Skips (saying so) when osmem-server is not installed.
+//! older than the cutoff, `rollover init` creates the aliased indices (the archive's too),
+//! and `templates` prints each dialect. Skips (saying so) when osmem-server is not installed.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -107,6 +107,34 @@ fn cleaner_rollover_and_templates() {
     assert!(aliases.contains("r-jaeger-span-000001"), "{aliases}");
     assert!(http("GET", &format!("{url}/_alias/r-jaeger-service-read"))
         .contains("r-jaeger-service-000001"));
+
+    // The archive's rollover indices (Jaeger's es-rollover --archive): spans only.
+    tool(
+        &url,
+        &["--es.index-prefix=r", "rollover", "init", "--archive"],
+    );
+    assert!(
+        http("GET", &format!("{url}/_alias/r-jaeger-span-archive-write"))
+            .contains("r-jaeger-span-archive-000001")
+    );
+    assert!(
+        http("GET", &format!("{url}/_alias/r-jaeger-span-archive-read"))
+            .contains("r-jaeger-span-archive-000001")
+    );
+    assert!(http(
+        "GET",
+        &format!("{url}/_alias/r-jaeger-service-archive-write")
+    )
+    .contains("404"));
+
+    // Asking for a policy without ILM is refused before anything is sent.
+    let out = Command::new(env!("CARGO_BIN_EXE_sextant-es-tools"))
+        .arg(format!("--es.server-urls={url}"))
+        .args(["rollover", "init", "--create-ilm-policy"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--es.use-ilm=true"));
 
     let es7 = tool(&url, &["--es.version=7", "templates"]);
     assert!(es7.contains("\"/_template/jaeger-span\""), "{es7}");

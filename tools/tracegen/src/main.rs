@@ -45,7 +45,7 @@ struct SendArgs {
     #[arg(long, default_value_t = 0)]
     rate: u64,
     /// Stop after this long (e.g. 30s, 5m).
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = sextant_model::go_duration::parse_flag)]
     duration: Option<Duration>,
     /// Stop after this many spans.
     #[arg(long)]
@@ -90,23 +90,6 @@ struct BenchArgs {
     /// Extra flags passed to `sextant` (repeatable), e.g. `--sextant-arg=--embedded.write-buffer-mb=256`.
     #[arg(long = "sextant-arg", allow_hyphen_values = true)]
     sextant_args: Vec<String>,
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let (num, unit) = text.split_at(
-        text.find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len()),
-    );
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {text:?}"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("invalid duration {text:?} (use 30s, 5m, 1h)")),
-    };
-    Ok(Duration::from_secs(secs))
 }
 
 async fn send(args: SendArgs) -> anyhow::Result<()> {

@@ -22,7 +22,7 @@ mod write;
 
 use crate::span::Span;
 
-pub(crate) use read::read_batch;
+pub(crate) use read::{read_batch, read_stats};
 pub(crate) use write::write_batch;
 
 // Thrift enum values from jaeger.thrift.

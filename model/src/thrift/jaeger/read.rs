@@ -135,7 +135,7 @@ fn read_process<'a, R: ProtocolReader<'a>>(r: &mut R) -> Result<Resource, Decode
     Ok(resource)
 }
 
-fn read_stats<'a, R: ProtocolReader<'a>>(r: &mut R) -> Result<ClientStats, DecodeError> {
+pub(crate) fn read_stats<'a, R: ProtocolReader<'a>>(r: &mut R) -> Result<ClientStats, DecodeError> {
     let token = r.struct_begin();
     let mut seen = Required::default();
     let mut stats = ClientStats::default();

@@ -1,13 +1,51 @@
-//! Go's `time.ParseDuration`, which Jaeger uses for `minDuration` / `maxDuration`: a signed
-//! sequence of decimal numbers, each with an optional fraction and a unit (`ns`, `us`/`µs`,
-//! `ms`, `s`, `m`, `h`), e.g. `1.5h`, `300ms`, `-1h30m`. Error messages are Go's, since they
-//! reach the user in the API's `errors`.
+//! Go's duration text (`time.ParseDuration` / `Duration.String`), the one parser for every
+//! duration Sextant reads: query parameters (`minDuration`), Jaeger JSON messages, and every
+//! flag (`--es.timeout=2s`), since Jaeger's are Go durations. A signed sequence of decimal
+//! numbers, each with an optional fraction and a unit (`ns`, `us`/`µs`, `ms`, `s`, `m`, `h`),
+//! e.g. `1.5h`, `300ms`, `-1h30m`. Error messages are Go's, since they reach the user in the
+//! API's `errors`.
+
+use std::time::Duration;
 
 const MAX: u64 = 1 << 63;
 
+/// A flag's duration: Go's syntax, plus `d` for days (`--embedded.retention=7d`), never
+/// negative. Surrounding whitespace is ignored.
+pub fn parse_flag(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    // Days are whole-day terms in front (`7d`, `1d12h`): Go has no such unit.
+    let (days, rest) = match text.find('d') {
+        Some(i) => {
+            let days: u64 = text[..i]
+                .parse()
+                .map_err(|_| format!("time: invalid duration {text:?}"))?;
+            (days, &text[i + 1..])
+        }
+        None => (0, text),
+    };
+    let rest_ns = if rest.is_empty() {
+        if days == 0 {
+            return Err(format!("time: invalid duration {text:?}"));
+        }
+        0
+    } else {
+        parse_go_duration_inner(rest, text)?
+    };
+    if rest_ns < 0 {
+        return Err(format!("duration {text:?} is negative"));
+    }
+    Ok(Duration::from_secs(days.saturating_mul(86_400))
+        .saturating_add(Duration::from_nanos(rest_ns as u64)))
+}
+
 /// Nanoseconds, possibly negative, as Go's `time.Duration`.
 pub fn parse_go_duration(orig: &str) -> Result<i64, String> {
-    let invalid = || format!("time: invalid duration {orig:?}");
+    parse_go_duration_inner(orig, orig)
+}
+
+/// Parses `orig`, naming `shown` in errors.
+fn parse_go_duration_inner(orig: &str, shown: &str) -> Result<i64, String> {
+    let invalid = || format!("time: invalid duration {shown:?}");
     let (neg, mut s) = match orig.as_bytes().first() {
         Some(b'-') => (true, orig.get(1..).unwrap_or("")),
         Some(b'+') => (false, orig.get(1..).unwrap_or("")),
@@ -43,12 +81,12 @@ pub fn parse_go_duration(orig: &str) -> Result<i64, String> {
             .position(|c| c == b'.' || c.is_ascii_digit())
             .unwrap_or(s.len());
         if unit_len == 0 {
-            return Err(format!("time: missing unit in duration {orig:?}"));
+            return Err(format!("time: missing unit in duration {shown:?}"));
         }
         let unit_text = s.get(..unit_len).ok_or_else(invalid)?;
         s = s.get(unit_len..).ok_or_else(invalid)?;
         let unit = unit_nanos(unit_text)
-            .ok_or_else(|| format!("time: unknown unit {unit_text:?} in duration {orig:?}"))?;
+            .ok_or_else(|| format!("time: unknown unit {unit_text:?} in duration {shown:?}"))?;
         if int_part > MAX / unit {
             return Err(invalid());
         }
@@ -171,6 +209,18 @@ mod tests {
 
     const MS: i64 = 1_000_000;
     const S: i64 = 1_000_000_000;
+
+    #[test]
+    fn flags_take_go_durations_and_days() {
+        assert_eq!(parse_flag("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_flag(" 1m30s "), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_flag("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_flag("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_flag("1d12h"), Ok(Duration::from_secs(36 * 3_600)));
+        for bad in ["", "10", "-1s", "d", "xd", "1d-1h", "5 s"] {
+            assert!(parse_flag(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn parses_go_forms() {
