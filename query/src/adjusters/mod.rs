@@ -9,9 +9,10 @@
 //! 3. [`dedupe`]: identical copies of a span collapse into one.
 //! 4. [`clock_skew`]: child spans from another host are moved into their parent's window.
 //! 5. [`ip`]: integer IPv4 tags (`ip`, `peer.ipv4`) become dotted strings.
-//! 6. [`references`]: empty links dropped, links without trace ID completed, self-parents
+//! 6. [`otel_tags`]: OpenTelemetry SDK/library span tags moved to the process.
+//! 7. [`references`]: empty links dropped, links without trace ID completed, self-parents
 //!    removed.
-//! 7. Spans ordered by start time (then span ID), so every API answers in the same order.
+//! 8. Spans ordered by start time (then span ID), so every API answers in the same order.
 //!
 //! Problems are reported in the span's `warnings`, which every output format carries.
 //! Callers asking for raw traces (`raw=true`, `raw_traces`) skip all of this.
@@ -19,6 +20,7 @@
 pub mod clock_skew;
 pub mod dedupe;
 pub mod ip;
+pub mod otel_tags;
 pub mod references;
 pub mod sort;
 pub mod uniquify;
@@ -47,6 +49,7 @@ impl Adjusters {
         dedupe::dedupe_identical(spans);
         clock_skew::correct(spans, self.max_clock_skew);
         ip::normalize_ip_attributes(spans);
+        otel_tags::move_to_process(spans);
         references::repair(spans);
         spans.sort_by_key(|s| (s.start_time_unix_nano, s.span_id));
     }
