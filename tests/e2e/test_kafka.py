@@ -392,3 +392,42 @@ def test_deadlock_detector_exits_when_storage_stays_down(launcher, tansu, osmem)
         assert "deadlockInterval" in ingester.logs()
     finally:
         osmem.resume()
+
+
+def test_two_ingesters_share_partitions_and_survive_a_rebalance(launcher, tansu, osmem):
+    """Two ingesters in one consumer group split the partitions; one is killed mid-stream
+    and the survivor takes its partitions over from the committed offsets: every span is
+    stored, each once."""
+    from confluent_kafka import Producer
+
+    topic = unique("rebalance")
+    tansu.create_topic(topic, partitions=4)
+    first = start_ingester(launcher, tansu, osmem, topic)
+    start_ingester(launcher, tansu, osmem, topic)
+    query = start_query(launcher, osmem)
+    producer = Producer({"bootstrap.servers": tansu.brokers})
+    service = unique("rebalance")
+    traces = []
+
+    def produce(n):
+        for _ in range(n):
+            trace_id, root = os.urandom(16), os.urandom(8)
+            for span_id, parent, op in [(root, os.urandom(8), "root"), (os.urandom(8), root, "child")]:
+                value = jaeger_protobuf_span(trace_id, span_id, parent, service, op, int(time.time()))
+                producer.produce(topic, key=trace_id.hex(), value=value)
+            traces.append(trace_id.hex())
+        assert producer.flush(30) == 0
+
+    produce(40)
+    wait_until(
+        lambda: first.metric_sum("jaeger_ingester_spans_written_total") > 0,
+        timeout=60,
+        what="the first ingester to own partitions",
+    )
+    first.proc.send_signal(signal.SIGKILL)
+    first.proc.wait(timeout=10)
+    produce(40)
+    for trace_id in traces:
+        trace = query.wait_trace(trace_id, 2, timeout=120)
+        ids = [s["spanID"] for s in trace["spans"]]
+        assert len(ids) == len(set(ids)) == 2, f"trace {trace_id}: {ids}"
