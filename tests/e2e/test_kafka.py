@@ -9,7 +9,10 @@ SIGSTOPped) for a while. Restarting the broker is not tested: tansu's only stora
 built here (`memory://`, feature dynostore) loses every message on restart, so a restart
 tests tansu, not Sextant.
 
-A second test writes messages exactly as Jaeger's collector does — api_v2 `model.Span`
+Two ingesters in one consumer group split the partitions; killing one mid-stream makes the
+survivor take its partitions over from the committed offsets, losing nothing.
+
+A further test writes messages exactly as Jaeger's collector does — api_v2 `model.Span`
 protobuf built field by field from the IDL, and its jsonpb JSON — with a plain Kafka client
 (confluent-kafka) and checks the ingester stores them.
 """
