@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use parking_lot::Mutex;
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 use prost::Message;
@@ -55,19 +55,34 @@ pub struct Batcher {
     max_delay: Duration,
 }
 
+/// Bytes kept free at the front of an open batch for the request framing (the
+/// `PostSpansRequest.batch` key and length: 1 + at most 5 bytes below 32 GiB), so closing a
+/// batch writes its header in place instead of copying the spans behind one.
+const HEADROOM: usize = 6;
+
 struct Open {
+    /// [`HEADROOM`] bytes, then the encoded `spans` fields.
     spans: BytesMut,
     count: usize,
     since: Instant,
 }
 
 impl Open {
-    fn new() -> Self {
+    /// A batch with room for `expected` bytes of spans and process: the size the previous
+    /// batch of the same process reached, so a steady stream never regrows (and recopies)
+    /// its buffer.
+    fn new(expected: usize) -> Self {
+        let mut spans = BytesMut::with_capacity(HEADROOM.saturating_add(expected));
+        spans.resize(HEADROOM, 0);
         Open {
-            spans: BytesMut::new(),
+            spans,
             count: 0,
             since: Instant::now(),
         }
+    }
+
+    fn spans_len(&self) -> usize {
+        self.spans.len().saturating_sub(HEADROOM)
     }
 }
 
@@ -179,24 +194,29 @@ impl Batcher {
         {
             let mut open = self.open.lock();
             // Look up by slice first: the key is copied only for a new process.
+            let process_field = field_len(BATCH_PROCESS, process.len());
             let entry = match open.get_mut(process) {
                 Some(entry) => entry,
                 None => open
                     .entry(Bytes::copy_from_slice(process))
-                    .or_insert_with(Open::new),
+                    .or_insert_with(|| Open::new(spans.len().saturating_add(process_field))),
             };
             if entry.count > 0
                 && (entry.count.saturating_add(count) > self.max_spans
-                    || entry.spans.len().saturating_add(spans.len()) > MAX_BATCH_BYTES)
+                    || entry.spans_len().saturating_add(spans.len()) > MAX_BATCH_BYTES)
             {
-                full.push(std::mem::replace(entry, Open::new()));
+                let expected = entry.spans_len().saturating_add(process_field);
+                full.push(std::mem::replace(entry, Open::new(expected)));
+            }
+            if entry.count == 0 {
+                // The delay bound counts from a batch's first span.
+                entry.since = Instant::now();
             }
             entry.spans.extend_from_slice(spans);
             entry.count = entry.count.saturating_add(count);
-            if entry.count >= self.max_spans || entry.spans.len() >= MAX_BATCH_BYTES {
-                if let Some(done) = open.remove(process) {
-                    full.push(done);
-                }
+            if entry.count >= self.max_spans || entry.spans_len() >= MAX_BATCH_BYTES {
+                let expected = entry.spans_len().saturating_add(process_field);
+                full.push(std::mem::replace(entry, Open::new(expected)));
             }
         }
         for done in full {
@@ -218,7 +238,8 @@ impl Batcher {
                 .filter_map(|k| open.remove(&k).map(|o| (k, o)))
                 .collect()
         };
-        for (key, done) in due {
+        // An entry left empty after its batch filled is just dropped: it only kept the size hint.
+        for (key, done) in due.into_iter().filter(|(_, o)| o.count > 0) {
             self.close(&key, done);
         }
     }
@@ -226,17 +247,33 @@ impl Batcher {
     /// Frames `PostSpansRequest { batch: Batch { spans…, process } }` and queues it.
     fn close(&self, process: &[u8], open: Open) {
         let process_field = field_len(BATCH_PROCESS, process.len());
-        let batch_len = open.spans.len().saturating_add(process_field);
-        let mut out = BytesMut::with_capacity(field_len(REQUEST_BATCH, batch_len));
-        encode_key(REQUEST_BATCH, WireType::LengthDelimited, &mut out);
-        encode_varint(batch_len as u64, &mut out);
-        out.extend_from_slice(&open.spans);
+        let batch_len = open.spans_len().saturating_add(process_field);
+        let header_len = prost::encoding::key_len(REQUEST_BATCH)
+            .saturating_add(encoded_len_varint(batch_len as u64));
+        let count = open.count;
+        let mut out = open.spans;
+        match HEADROOM.checked_sub(header_len) {
+            Some(start) => {
+                let mut header = &mut out[start..HEADROOM];
+                encode_key(REQUEST_BATCH, WireType::LengthDelimited, &mut header);
+                encode_varint(batch_len as u64, &mut header);
+                out.advance(start);
+            }
+            // Unreachable below 32 GiB; framed by copying rather than trusting that.
+            None => {
+                let mut framed = BytesMut::with_capacity(field_len(REQUEST_BATCH, batch_len));
+                encode_key(REQUEST_BATCH, WireType::LengthDelimited, &mut framed);
+                encode_varint(batch_len as u64, &mut framed);
+                framed.extend_from_slice(out.get(HEADROOM..).unwrap_or_default());
+                out = framed;
+            }
+        }
         encode_key(BATCH_PROCESS, WireType::LengthDelimited, &mut out);
         encode_varint(process.len() as u64, &mut out);
         out.extend_from_slice(process);
         let batch = ReadyBatch {
             request: out.freeze(),
-            spans: open.count,
+            spans: count,
         };
         let spans = batch.spans;
         if self.buffer.push(batch).is_err() {
