@@ -43,6 +43,14 @@ async fn main() -> anyhow::Result<()> {
     let storage = sextant_storage::build(&cli.storage)
         .await
         .context("building span storage")?;
+    // The archive Jaeger's "archive trace" copies into, served by the archive services: a
+    // store of the same kind as the primary (see `sextant_storage::factory::archive`).
+    let archive = sextant_storage::factory::archive::build_archive_with_default(
+        &cli.storage,
+        sextant_storage::StorageType::Memory,
+    )
+    .await
+    .context("building archive storage")?;
     let grpc_addr = parse_listen_addr(&cli.grpc_host_port).context("--grpc.host-port")?;
     let listener = tokio::net::TcpListener::bind(grpc_addr)
         .await
@@ -51,9 +59,9 @@ async fn main() -> anyhow::Result<()> {
         .local_addr()
         .context("remote storage gRPC address")?;
     let signal = service.shutdown.clone();
-    let mut server = tokio::spawn(sextant_storage::grpc::serve(
+    let mut server = tokio::spawn(sextant_storage::grpc::serve_server(
         listener,
-        storage,
+        sextant_storage::grpc::RemoteStorageServer::new(storage).with_archive(archive),
         async move { signal.wait().await },
     ));
     tracing::info!(addr = %local, "remote storage gRPC server listening");

@@ -1,5 +1,5 @@
 //! The real binary on loopback: it starts on ephemeral ports, reports healthy, stores and
-//! serves spans through the remote storage API, and exits cleanly on SIGTERM.
+//! serves spans (and an archive) through the remote storage API, and exits cleanly on SIGTERM.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -100,6 +100,7 @@ async fn serves_spans_and_stops_on_sigterm() {
     let (admin, grpc_addr) = listening_addrs(&lines);
     wait_healthy(&admin).await;
 
+    let grpc_addr_copy = grpc_addr.clone();
     let remote = grpc::connect(&GrpcStorageArgs {
         server: Some(grpc_addr),
         connection_timeout: Duration::from_secs(5),
@@ -122,7 +123,36 @@ async fn serves_spans_and_stops_on_sigterm() {
     );
     let traces = remote.reader.get_traces(&[TraceId(0xabc)]).await.unwrap();
     assert_eq!(traces.len(), 1);
-    assert_eq!(traces.first().map(|t| t.spans.clone()), Some(vec![span]));
+    assert_eq!(
+        traces.first().map(|t| t.spans.clone()),
+        Some(vec![span.clone()])
+    );
+
+    // The binary serves an archive beside its primary store: an archived trace comes back
+    // from the archive services, and the primary does not see it.
+    let archive = grpc::connect_archive(&GrpcStorageArgs {
+        server: Some(grpc_addr_copy),
+        connection_timeout: Duration::from_secs(5),
+    })
+    .await
+    .unwrap();
+    let archived = Span {
+        trace_id: TraceId(0xdef),
+        ..span
+    };
+    archive
+        .writer
+        .write_spans(vec![archived.clone()])
+        .await
+        .unwrap();
+    let got = archive.reader.get_traces(&[TraceId(0xdef)]).await.unwrap();
+    assert_eq!(got.first().map(|t| t.spans.clone()), Some(vec![archived]));
+    assert!(remote
+        .reader
+        .get_traces(&[TraceId(0xdef)])
+        .await
+        .unwrap()
+        .is_empty());
 
     let pid = running.0.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();

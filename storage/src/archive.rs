@@ -10,7 +10,8 @@
 //! | `memory` | a second memory store of the same `--memory.max-traces` (evictions of the primary never touch it) |
 //! | `embedded` | an embedded store under `<--embedded.directory>/archive` with no retention |
 //! | `elasticsearch` | the same cluster and flags, in Jaeger's `[PREFIX-]jaeger-span-archive` index (`…-archive-read`/`-write` aliases with `--es.use-aliases`) |
-//! | others (`grpc`, cluster backends) | none yet: archiving answers Jaeger's "archive span storage was not configured" error |
+//! | `grpc` | the remote storage server's archive services (`sextant-remote-storage` serves an archive of its own primary kind) |
+//! | others (cluster backends) | none yet: archiving answers Jaeger's "archive span storage was not configured" error |
 
 use std::time::Duration;
 
@@ -37,8 +38,9 @@ pub async fn build_archive(args: &StorageArgs, kind: StorageType) -> Result<Opti
         StorageType::Elasticsearch => crate::elasticsearch::connect_archive(&args.es)
             .await
             .map(Some),
-        // Backends without an archive here yet (remote gRPC, and the cluster backends until
-        // they grow Jaeger's `*-archive` settings).
+        StorageType::Grpc => crate::grpc::connect_archive(&args.grpc).await.map(Some),
+        // Backends without an archive here yet (the cluster backends until they grow
+        // Jaeger's `*-archive` settings).
         _ => Ok(None),
     }
 }
@@ -82,7 +84,7 @@ mod tests {
         let archive = build_archive(&args, StorageType::Embedded).await.unwrap();
         assert!(archive.is_some());
         assert!(dir.path().join("archive").is_dir());
-        assert!(build_archive(&args, StorageType::Grpc)
+        assert!(build_archive(&args, StorageType::Blackhole)
             .await
             .unwrap()
             .is_none());

@@ -168,3 +168,70 @@ async fn writes_fall_back_to_unary_calls() {
     assert_eq!(traces.len(), 1);
     assert_eq!(traces.first().map(|t| t.spans.len()), Some(50));
 }
+
+/// The archive services: what the client archives lands in the server's archive store, not
+/// its primary, and comes back by ID; a server without an archive refuses with Jaeger's
+/// "not configured" error rather than writing to its primary.
+#[tokio::test]
+async fn archive_goes_to_the_servers_archive_store() {
+    let primary = Arc::new(MemoryStore::new(100));
+    let archive = Arc::new(MemoryStore::new(100));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (_stop, stopped) = oneshot::channel::<()>();
+    let server = grpc::RemoteStorageServer::new(Storage::from_backend(primary.clone()))
+        .with_archive(Some(Storage::from_backend(archive.clone())));
+    tokio::spawn(grpc::serve_server(listener, server, async move {
+        let _ = stopped.await;
+    }));
+    let args = GrpcStorageArgs {
+        server: Some(addr.to_string()),
+        connection_timeout: Duration::from_secs(5),
+    };
+    let remote_archive = grpc::connect_archive(&args).await.unwrap();
+    let spans: Vec<Span> = (1..=1_500).map(|n| span(7, n)).collect();
+    remote_archive.writer.write_spans(spans).await.unwrap();
+    assert_eq!(archive.span_count(), 1_500);
+    assert_eq!(primary.span_count(), 0);
+    let got = remote_archive
+        .reader
+        .get_traces(&[TraceId(8), TraceId(7)])
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].spans.len(), 1_500);
+    // The primary's client does not see archived traces.
+    let remote = client(addr).await;
+    assert!(remote
+        .reader
+        .get_traces(&[TraceId(7)])
+        .await
+        .unwrap()
+        .is_empty());
+
+    // A server with no archive.
+    let plain = start_server(Arc::new(MemoryStore::new(10))).await;
+    let no_archive = grpc::connect_archive(&GrpcStorageArgs {
+        server: Some(plain.addr.to_string()),
+        connection_timeout: Duration::from_secs(5),
+    })
+    .await
+    .unwrap();
+    let err = no_archive
+        .writer
+        .write_spans(vec![span(1, 1)])
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("archive span storage was not configured"),
+        "{err}"
+    );
+    // Reading finds nothing there (so a query's archive fallback still ends in 404).
+    assert!(no_archive
+        .reader
+        .get_traces(&[TraceId(1)])
+        .await
+        .unwrap()
+        .is_empty());
+}

@@ -115,50 +115,77 @@ impl GrpcClient {
     }
 
     async fn write_unary(&self, spans: Vec<Span>) -> Result<()> {
-        futures::stream::iter(spans)
-            .map(|s| {
-                let mut client = self.writer.clone();
-                async move {
-                    let request = pb::WriteSpanRequest {
-                        span: Some(span_to_proto(&s)),
-                    };
-                    client
-                        .write_span(request)
-                        .await
-                        .map_err(|s| error_from_status("WriteSpan", &s))
-                }
-            })
-            .buffer_unordered(UNARY_WRITE_CONCURRENCY)
-            .try_for_each(|_| futures::future::ready(Ok(())))
-            .await
-    }
-
-    /// One trace, or `None` when the server does not know it.
-    async fn get_trace(&self, id: TraceId) -> Result<Option<Trace>> {
-        let request = pb::GetTraceRequest {
-            trace_id: id.to_bytes().to_vec(),
-            // Unset: "any time", as a Go client's zero times say.
-            start_time: None,
-            end_time: None,
-        };
-        let stream = match self.reader.clone().get_trace(request).await {
-            Ok(r) => r.into_inner(),
-            Err(s) if s.code() == Code::NotFound => return Ok(None),
-            Err(s) => return Err(error_from_status("GetTrace", &s)),
-        };
-        let mut spans = Vec::new();
-        match read_chunks(stream, "GetTrace", |span| {
-            spans.push(span);
+        write_each(spans, "WriteSpan", |request| {
+            let mut client = self.writer.clone();
+            async move { client.write_span(request).await }
         })
         .await
-        {
-            Ok(()) => {}
-            // A streaming answer may report NOT_FOUND after its headers.
-            Err(s) if s.code() == Code::NotFound => return Ok(None),
-            Err(s) => return Err(error_from_status("GetTrace", &s)),
-        }
-        Ok((!spans.is_empty()).then_some(Trace { spans }))
     }
+}
+
+/// Writes every span with its own unary call (`WriteSpan`, `WriteArchiveSpan`), at most
+/// [`UNARY_WRITE_CONCURRENCY`] in flight; returns once all are acknowledged.
+pub(super) async fn write_each<F, Fut, R>(spans: Vec<Span>, rpc: &str, call: F) -> Result<()>
+where
+    F: Fn(pb::WriteSpanRequest) -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<R, Status>>,
+{
+    futures::stream::iter(spans)
+        .map(|s| {
+            call(pb::WriteSpanRequest {
+                span: Some(span_to_proto(&s)),
+            })
+        })
+        .buffer_unordered(UNARY_WRITE_CONCURRENCY)
+        .map_err(|s| error_from_status(rpc, &s))
+        .try_for_each(|_| futures::future::ready(Ok(())))
+        .await
+}
+
+/// The traces with `ids`, in their order, fetched by one streamed `rpc` call each
+/// (`GetTrace`, `GetArchiveTrace`), a few at a time; unknown ones are skipped.
+pub(super) async fn get_each<F, Fut>(ids: &[TraceId], rpc: &str, call: F) -> Result<Vec<Trace>>
+where
+    F: Fn(pb::GetTraceRequest) -> Fut,
+    Fut: std::future::Future<
+        Output = std::result::Result<tonic::Response<Streaming<pb::SpansResponseChunk>>, Status>,
+    >,
+{
+    // `buffered` keeps the order of `ids` while fetching several at once.
+    let found: Vec<Option<Trace>> = futures::stream::iter(ids.iter().copied())
+        .map(|id| {
+            let answer = call(pb::GetTraceRequest {
+                trace_id: id.to_bytes().to_vec(),
+                // Unset: "any time", as a Go client's zero times say.
+                start_time: None,
+                end_time: None,
+            });
+            async move { read_trace(answer.await, rpc).await }
+        })
+        .buffered(GET_TRACE_CONCURRENCY)
+        .try_collect()
+        .await?;
+    Ok(found.into_iter().flatten().collect())
+}
+
+/// One trace from a `GetTrace`-shaped answer, or `None` when the server does not know it.
+async fn read_trace(
+    answer: std::result::Result<tonic::Response<Streaming<pb::SpansResponseChunk>>, Status>,
+    rpc: &str,
+) -> Result<Option<Trace>> {
+    let stream = match answer {
+        Ok(r) => r.into_inner(),
+        Err(s) if s.code() == Code::NotFound => return Ok(None),
+        Err(s) => return Err(error_from_status(rpc, &s)),
+    };
+    let mut spans = Vec::new();
+    match read_chunks(stream, rpc, |span| spans.push(span)).await {
+        Ok(()) => {}
+        // A streaming answer may report NOT_FOUND after its headers.
+        Err(s) if s.code() == Code::NotFound => return Ok(None),
+        Err(s) => return Err(error_from_status(rpc, &s)),
+    }
+    Ok((!spans.is_empty()).then_some(Trace { spans }))
 }
 
 /// Feeds every span of a chunk stream to `each`, decoded.
@@ -196,13 +223,11 @@ impl SpanWriter for GrpcClient {
 #[async_trait]
 impl SpanReader for GrpcClient {
     async fn get_traces(&self, ids: &[TraceId]) -> Result<Vec<Trace>> {
-        // `buffered` keeps the order of `ids` while fetching several at once.
-        let found: Vec<Option<Trace>> = futures::stream::iter(ids.iter().copied())
-            .map(|id| self.get_trace(id))
-            .buffered(GET_TRACE_CONCURRENCY)
-            .try_collect()
-            .await?;
-        Ok(found.into_iter().flatten().collect())
+        get_each(ids, "GetTrace", |request| {
+            let mut client = self.reader.clone();
+            async move { client.get_trace(request).await }
+        })
+        .await
     }
 
     async fn get_services(&self) -> Result<Vec<String>> {
@@ -357,9 +382,12 @@ impl DependencyReader for GrpcClient {
 #[async_trait]
 impl Purger for GrpcClient {
     async fn purge(&self) -> Result<()> {
-        Err(StorageError::Backend(
-            "purge is not supported over the remote storage API; purge the server's store"
-                .to_string(),
-        ))
+        Err(purge_unsupported())
     }
+}
+
+pub(super) fn purge_unsupported() -> StorageError {
+    StorageError::Backend(
+        "purge is not supported over the remote storage API; purge the server's store".to_string(),
+    )
 }

@@ -19,9 +19,12 @@
 //!   the wire and simply absent from `get_traces`.
 //! * Purge: the API has none, so [`client::GrpcClient`]'s `purge` is an error; tests purge
 //!   the server's store directly.
-//! * Archive services are neither served nor used (deprecated upstream).
+//! * Archive: the server serves the archive services when given an archive store (the
+//!   `sextant-remote-storage` binary always builds one, the same kind as its primary);
+//!   [`connect_archive`] is the `grpc` backend's archive, used by the query service.
 //! * TLS is not implemented (`--grpc-storage.tls.*` flags are not accepted).
 
+mod archive;
 mod args;
 pub mod chunks;
 pub mod client;
@@ -32,9 +35,10 @@ use std::sync::Arc;
 
 use tonic::transport::Endpoint;
 
+pub use archive::GrpcArchiveClient;
 pub use args::GrpcStorageArgs;
 pub use client::GrpcClient;
-pub use server::{serve, RemoteStorageServer};
+pub use server::{serve, serve_server, RemoteStorageServer};
 
 use crate::{Storage, StorageError};
 
@@ -49,6 +53,21 @@ pub const DEFAULT_PORT: u16 = 17271;
 /// the first call, so a collector or query may start before its remote storage server;
 /// until the server answers, calls fail with [`StorageError::Backend`].
 pub async fn connect(args: &GrpcStorageArgs) -> Result<Storage, StorageError> {
+    let channel = channel(args)?;
+    tracing::info!("using remote span storage over gRPC");
+    Ok(Storage::from_backend(Arc::new(GrpcClient::new(channel))))
+}
+
+/// The archive of the remote storage server (its `ArchiveSpan*Plugin` services), over a
+/// lazy connection like [`connect`]'s.
+pub async fn connect_archive(args: &GrpcStorageArgs) -> Result<Storage, StorageError> {
+    let channel = channel(args)?;
+    Ok(Storage::from_backend(Arc::new(GrpcArchiveClient::new(
+        channel,
+    ))))
+}
+
+fn channel(args: &GrpcStorageArgs) -> Result<tonic::transport::Channel, StorageError> {
     let server = args.server.as_deref().unwrap_or_default().trim();
     if server.is_empty() {
         return Err(StorageError::Backend(
@@ -64,9 +83,7 @@ pub async fn connect(args: &GrpcStorageArgs) -> Result<Storage, StorageError> {
     let endpoint = Endpoint::from_shared(uri).map_err(|e| {
         StorageError::Backend(format!("invalid --grpc-storage.server {server:?}: {e}"))
     })?;
-    let channel = endpoint
+    Ok(endpoint
         .connect_timeout(args.connection_timeout)
-        .connect_lazy();
-    tracing::info!(server, "using remote span storage over gRPC");
-    Ok(Storage::from_backend(Arc::new(GrpcClient::new(channel))))
+        .connect_lazy())
 }

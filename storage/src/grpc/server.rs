@@ -2,8 +2,9 @@
 //! `jaeger-remote-storage` does (`SpanWriterPlugin`, `StreamingSpanWriterPlugin`,
 //! `SpanReaderPlugin`, `DependenciesReaderPlugin`, `PluginCapabilities`).
 //!
-//! The deprecated archive services are not served (capabilities say so, and Jaeger's own
-//! server does the same); their calls answer `UNIMPLEMENTED`.
+//! With an archive store ([`RemoteStorageServer::with_archive`]) it also serves
+//! `ArchiveSpanWriterPlugin` and `ArchiveSpanReaderPlugin` and says so in its capabilities;
+//! without one, their calls answer `UNIMPLEMENTED`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,6 +14,8 @@ use sextant_model::api_v2::{span_from_proto, trace_id_from_bytes};
 use sextant_model::Span;
 use sextant_proto::jaeger::storage::v1 as pb;
 use sextant_proto::jaeger::storage::v1::{
+    archive_span_reader_plugin_server::{ArchiveSpanReaderPlugin, ArchiveSpanReaderPluginServer},
+    archive_span_writer_plugin_server::{ArchiveSpanWriterPlugin, ArchiveSpanWriterPluginServer},
     dependencies_reader_plugin_server::{DependenciesReaderPlugin, DependenciesReaderPluginServer},
     plugin_capabilities_server::{PluginCapabilities, PluginCapabilitiesServer},
     span_reader_plugin_server::{SpanReaderPlugin, SpanReaderPluginServer},
@@ -41,11 +44,27 @@ const STREAM_WRITE_BATCH: usize = 1000;
 #[derive(Clone)]
 pub struct RemoteStorageServer {
     storage: Storage,
+    archive: Option<Storage>,
 }
 
 impl RemoteStorageServer {
     pub fn new(storage: Storage) -> Self {
-        RemoteStorageServer { storage }
+        RemoteStorageServer {
+            storage,
+            archive: None,
+        }
+    }
+
+    /// Serves `archive` through the archive services too.
+    pub fn with_archive(mut self, archive: Option<Storage>) -> Self {
+        self.archive = archive;
+        self
+    }
+
+    fn archive(&self) -> Result<&Storage, Status> {
+        self.archive.as_ref().ok_or_else(|| {
+            Status::unimplemented("this remote storage server has no archive storage")
+        })
     }
 
     /// Every served storage_v1 service, to add to a tonic server (alone or beside others).
@@ -65,6 +84,14 @@ impl RemoteStorageServer {
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         )
         .add_service(DependenciesReaderPluginServer::from_arc(this.clone()))
+        .add_service(
+            ArchiveSpanWriterPluginServer::from_arc(this.clone())
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(
+            ArchiveSpanReaderPluginServer::from_arc(this.clone())
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        )
         .add_service(PluginCapabilitiesServer::from_arc(this))
     }
 }
@@ -75,8 +102,17 @@ pub async fn serve(
     storage: Storage,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
+    serve_server(listener, RemoteStorageServer::new(storage), shutdown).await
+}
+
+/// Serves `server` (a store and, optionally, its archive) like [`serve`].
+pub async fn serve_server(
+    listener: TcpListener,
+    server: RemoteStorageServer,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
     tonic::transport::Server::builder()
-        .add_routes(RemoteStorageServer::new(storage).routes())
+        .add_routes(server.routes())
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await
 }
@@ -163,19 +199,7 @@ impl SpanReaderPlugin for RemoteStorageServer {
         &self,
         request: Request<pb::GetTraceRequest>,
     ) -> Result<Response<Self::GetTraceStream>, Status> {
-        let id = trace_id_from_bytes(&request.into_inner().trace_id)
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        let mut traces = self
-            .storage
-            .reader
-            .get_traces(&[id])
-            .await
-            .map_err(|e| storage_status("GetTrace", e))?;
-        traces.retain(|t| !t.spans.is_empty());
-        if traces.is_empty() {
-            return Err(Status::not_found("trace not found"));
-        }
-        Ok(Response::new(chunks::stream(traces)))
+        get_trace_from(&self.storage, request.into_inner(), "GetTrace").await
     }
 
     async fn get_services(
@@ -285,15 +309,68 @@ impl DependenciesReaderPlugin for RemoteStorageServer {
 }
 
 #[tonic::async_trait]
+// The archive flags are deprecated upstream, yet Jaeger's clients still read them.
+#[allow(deprecated)]
 impl PluginCapabilities for RemoteStorageServer {
     async fn capabilities(
         &self,
         _request: Request<pb::CapabilitiesRequest>,
     ) -> Result<Response<pb::CapabilitiesResponse>, Status> {
-        // The archive flags stay false (their fields are deprecated upstream).
+        let archive = self.archive.is_some();
         Ok(Response::new(pb::CapabilitiesResponse {
             streaming_span_writer: true,
-            ..Default::default()
+            archive_span_reader: archive,
+            archive_span_writer: archive,
         }))
+    }
+}
+
+/// One trace of `store` as a chunk stream; an unknown trace is `NOT_FOUND`, as Jaeger's
+/// server answers.
+async fn get_trace_from(
+    store: &Storage,
+    request: pb::GetTraceRequest,
+    rpc: &str,
+) -> Result<Response<ChunkStream>, Status> {
+    let id = trace_id_from_bytes(&request.trace_id)
+        .map_err(|e| Status::invalid_argument(e.to_string()))?;
+    let mut traces = store
+        .reader
+        .get_traces(&[id])
+        .await
+        .map_err(|e| storage_status(rpc, e))?;
+    traces.retain(|t| !t.spans.is_empty());
+    if traces.is_empty() {
+        return Err(Status::not_found("trace not found"));
+    }
+    Ok(Response::new(chunks::stream(traces)))
+}
+
+#[tonic::async_trait]
+impl ArchiveSpanWriterPlugin for RemoteStorageServer {
+    async fn write_archive_span(
+        &self,
+        request: Request<pb::WriteSpanRequest>,
+    ) -> Result<Response<pb::WriteSpanResponse>, Status> {
+        let archive = self.archive()?;
+        let span = decode_span(request.into_inner())?;
+        archive
+            .writer
+            .write_spans(vec![span])
+            .await
+            .map_err(|e| storage_status("WriteArchiveSpan", e))?;
+        Ok(Response::new(pb::WriteSpanResponse {}))
+    }
+}
+
+#[tonic::async_trait]
+impl ArchiveSpanReaderPlugin for RemoteStorageServer {
+    type GetArchiveTraceStream = ChunkStream;
+
+    async fn get_archive_trace(
+        &self,
+        request: Request<pb::GetTraceRequest>,
+    ) -> Result<Response<ChunkStream>, Status> {
+        get_trace_from(self.archive()?, request.into_inner(), "GetArchiveTrace").await
     }
 }
