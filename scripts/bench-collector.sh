@@ -46,11 +46,14 @@ measure() {
 }
 
 report() { # label, then lines of "rate cpu_rate"
-    local label=$1 lines rate cpu
+    local label=$1 lines rate cpu runs
     lines=$(cat)
     rate=$(echo "$lines" | awk '{print $1}' | median)
     cpu=$(echo "$lines" | awk '{print $2}' | median)
-    printf '%-34s %12s spans/s %14s spans/CPU-s\n' "$label" "$rate" "$cpu"
+    # Every run's spans/CPU-s too: on a shared machine the spread says how far to trust
+    # the median.
+    runs=$(echo "$lines" | awk '{print $2}' | paste -sd' ')
+    printf '%-34s %12s spans/s %14s spans/CPU-s   (runs: %s)\n' "$label" "$rate" "$cpu" "$runs"
     echo "$cpu" > "$root/target/bench-last-cpu"
 }
 

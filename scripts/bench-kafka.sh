@@ -9,6 +9,13 @@
 #
 #   scripts/bench-kafka.sh      # SPANS=200000 RUNS=3 WORKERS=4 BATCH=500 PARTITIONS=3
 #
+# Knobs: REUSE_TOPIC=1 fills one topic once (one collector run) and drains it RUNS times,
+# each time with a new consumer group: the ingester figure without refilling the broker.
+# PERF=file records `perf record -g` of the last run's ingester into that file.
+# NO_BUILD=1 uses the binaries in target/release as they are; INGESTER=path and
+# COLLECTOR=path run other binaries (e.g. saved builds, to compare ingesters on messages
+# from one collector: what the messages carry changes the ingester's cost per span).
+#
 # Needs tansu (scripts/setup/60-kafka.sh installs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +26,8 @@ WORKERS=${WORKERS:-4}
 BATCH=${BATCH:-500}
 PARTITIONS=${PARTITIONS:-3}
 ENCODING=${ENCODING:-protobuf}
+REUSE_TOPIC=${REUSE_TOPIC:-}
+PERF=${PERF:-}
 ticks=$(getconf CLK_TCK)
 tansu=${TANSU:-${CARGO_HOME:-$HOME/.cargo}/bin/tansu}
 [ -x "$tansu" ] || { echo "tansu not found: source scripts/setup/60-kafka.sh" >&2; exit 1; }
@@ -52,49 +61,59 @@ wait_port "$kport"
 
 otlp=$(free_port); cadmin=$(free_port)
 
-echo "load: $SPANS spans/run, $RUNS runs, $WORKERS connections, $BATCH spans/request, $PARTITIONS partitions, $ENCODING"
+echo "load: $SPANS spans/run, $RUNS runs, $WORKERS connections, $BATCH spans/request, $PARTITIONS partitions, $ENCODING${REUSE_TOPIC:+, one topic drained $RUNS times}"
 : >"$work/produce"; : >"$work/consume"
 for run in $(seq 1 "$RUNS"); do
     topic="bench-$run"
-    "$tansu" topic create "$topic" --broker "tcp://127.0.0.1:$kport" --partitions "$PARTITIONS" >/dev/null
-    # A fresh collector per run, writing to the fresh topic.
-    "$bin/sextant-collector" --span-storage.type=kafka --kafka.producer.brokers="127.0.0.1:$kport" \
-        --kafka.producer.topic="$topic" --kafka.producer.encoding="$ENCODING" \
-        --collector.grpc-server.host-port="127.0.0.1:$(free_port)" \
-        --collector.http-server.host-port="127.0.0.1:$(free_port)" \
-        --collector.otlp.grpc.host-port="127.0.0.1:$otlp" \
-        --collector.otlp.http.host-port="127.0.0.1:$(free_port)" \
-        --admin.http.host-port="127.0.0.1:$cadmin" --log-level=warn >"$work/collector.log" 2>&1 &
-    cpid=$!; pids+=($cpid)
-    wait_port "$otlp"
+    [ -z "$REUSE_TOPIC" ] || topic="bench-1"
+    if [ -z "$REUSE_TOPIC" ] || [ "$run" = 1 ]; then
+        "$tansu" topic create "$topic" --broker "tcp://127.0.0.1:$kport" --partitions "$PARTITIONS" >/dev/null
+        # A fresh collector per run, writing to the fresh topic.
+        "${COLLECTOR:-$bin/sextant-collector}" --span-storage.type=kafka --kafka.producer.brokers="127.0.0.1:$kport" \
+            --kafka.producer.topic="$topic" --kafka.producer.encoding="$ENCODING" \
+            --collector.grpc-server.host-port="127.0.0.1:$(free_port)" \
+            --collector.http-server.host-port="127.0.0.1:$(free_port)" \
+            --collector.otlp.grpc.host-port="127.0.0.1:$otlp" \
+            --collector.otlp.http.host-port="127.0.0.1:$(free_port)" \
+            --admin.http.host-port="127.0.0.1:$cadmin" --log-level=warn >"$work/collector.log" 2>&1 &
+        cpid=$!; pids+=($cpid)
+        wait_port "$otlp"
 
-    c0=$(cpu_ticks "$cpid"); t0=$(date +%s.%N)
-    "$bin/tracegen" --protocol otlp-grpc --endpoint "127.0.0.1:$otlp" --spans "$SPANS" \
-        --workers "$WORKERS" --batch-size "$BATCH" --report-interval 0 >/dev/null
-    t1=$(date +%s.%N); c1=$(cpu_ticks "$cpid")
-    written=$(metric "$cadmin" jaeger_kafka_spans_written_total)
-    python3 -c "s=$SPANS; w=$t1-$t0; c=max(($c1-$c0)/$ticks,1e-9); print(f'{s/w:.0f} {s/c:.0f}')" >>"$work/produce"
-    kill "$cpid"; wait "$cpid" 2>/dev/null || true
-    [ "$written" -ge "$SPANS" ] || { echo "collector acknowledged only $written of $SPANS spans" >&2; exit 1; }
+        c0=$(cpu_ticks "$cpid"); t0=$(date +%s.%N)
+        "$bin/tracegen" --protocol otlp-grpc --endpoint "127.0.0.1:$otlp" --spans "$SPANS" \
+            --workers "$WORKERS" --batch-size "$BATCH" --report-interval 0 >/dev/null
+        t1=$(date +%s.%N); c1=$(cpu_ticks "$cpid")
+        written=$(metric "$cadmin" jaeger_kafka_spans_written_total)
+        python3 -c "s=$SPANS; w=$t1-$t0; c=max(($c1-$c0)/$ticks,1e-9); print(f'{s/w:.0f} {s/c:.0f}')" >>"$work/produce"
+        kill "$cpid"; wait "$cpid" 2>/dev/null || true
+        [ "$written" -ge "$SPANS" ] || { echo "collector acknowledged only $written of $SPANS spans" >&2; exit 1; }
+    fi
 
     iadmin=$(free_port)
     t0=$(date +%s.%N)
-    "$bin/sextant-ingester" --kafka.consumer.brokers="127.0.0.1:$kport" --kafka.consumer.topic="$topic" \
+    "${INGESTER:-$bin/sextant-ingester}" --kafka.consumer.brokers="127.0.0.1:$kport" --kafka.consumer.topic="$topic" \
         --kafka.consumer.group-id="bench-$run" --kafka.consumer.encoding="$ENCODING" \
         --span-storage.type=memory --memory.max-traces=5000 \
         --admin.http.host-port="127.0.0.1:$iadmin" --log-level=warn >"$work/ingester.log" 2>&1 &
     ipid=$!; pids+=($ipid)
     wait_port "$iadmin"
+    perf_pid=
+    if [ -n "$PERF" ] && [ "$run" = "$RUNS" ]; then
+        perf record -g -o "$PERF" -p "$ipid" >"$work/perf.log" 2>&1 &
+        perf_pid=$!
+    fi
     for _ in $(seq 1 6000); do
         [ "$(metric "$iadmin" jaeger_ingester_spans_written_total)" -ge "$SPANS" ] && break
         sleep 0.02
     done
     t1=$(date +%s.%N); c1=$(cpu_ticks "$ipid")
     got=$(metric "$iadmin" jaeger_ingester_spans_written_total)
+    if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
     kill "$ipid"; wait "$ipid" 2>/dev/null || true
     [ "$got" -ge "$SPANS" ] || { echo "ingester stored only $got of $SPANS spans" >&2; exit 1; }
     # Includes the ingester's start-up and group join: a conservative figure.
     python3 -c "s=$SPANS; w=$t1-$t0; c=max($c1/$ticks,1e-9); print(f'{s/w:.0f} {s/c:.0f}')" >>"$work/consume"
+    echo "run $run: ingester $(tail -n1 "$work/consume" | awk '{print $1 " spans/s, " $2 " spans/CPU-s"}')"
 done
 
 report() { # label file

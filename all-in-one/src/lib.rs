@@ -74,8 +74,18 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<RunningAllInOne, AllInOneError> {
     let storage = sextant_storage::build_with_default(&args.storage, DEFAULT_STORAGE).await?;
-    let collector =
-        sextant_collector::run(&args.collector, storage.clone(), shutdown.clone()).await?;
+    // Adaptive sampling's state: in memory unless `--sampling-storage.type` says otherwise.
+    let sampling_store = sextant_storage::sampling::build(
+        args.collector.sampling.adaptive.storage_type,
+        &args.storage,
+    )?;
+    let collector = sextant_collector::run_with_sampling_store(
+        &args.collector,
+        storage.clone(),
+        sampling_store,
+        shutdown.clone(),
+    )
+    .await?;
     let archive = sextant_storage::factory::archive::build_archive_with_default(
         &args.storage,
         DEFAULT_STORAGE,

@@ -16,6 +16,10 @@
 //! | Sampling `SamplingManager` (gRPC) | on the api_v2 gRPC port | |
 //! | Sampling `GET /api/sampling?service=` | on the thrift HTTP port | |
 //!
+//! Sampling strategies come from a file or from adaptive sampling (`--sampling.config-type`),
+//! see [`sampling`]; adaptive sampling's shared state lives in a
+//! [`SamplingStore`] ([`run_with_sampling_store`]).
+//!
 //! Every server can serve TLS, and require client certificates: see [`tls`].
 
 pub mod config;
@@ -28,10 +32,12 @@ pub mod server;
 pub mod tls;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sextant_common::net::HostPortError;
 use sextant_common::shutdown::Shutdown;
+use sextant_storage::sampling::SamplingStore;
 use sextant_storage::Storage;
 use tokio::task::JoinHandle;
 
@@ -93,16 +99,33 @@ impl RunningCollector {
 }
 
 /// Binds every enabled receiver and serves until `shutdown` fires. Returns once all
-/// listeners are bound, so a caller may report readiness right away.
+/// listeners are bound, so a caller may report readiness right away. Adaptive sampling (if
+/// configured) keeps its state in a sampling store of its own, in memory.
 pub async fn run(
     args: &CollectorArgs,
     storage: Storage,
     shutdown: Shutdown,
 ) -> Result<RunningCollector, CollectorError> {
+    let sampling_store = sextant_storage::sampling::build_memory();
+    run_with_sampling_store(args, storage, sampling_store, shutdown).await
+}
+
+/// [`run`], with adaptive sampling's state in `sampling_store` (shared with other
+/// collectors, so they agree on probabilities).
+pub async fn run_with_sampling_store(
+    args: &CollectorArgs,
+    storage: Storage,
+    sampling_store: Arc<dyn SamplingStore>,
+    shutdown: Shutdown,
+) -> Result<RunningCollector, CollectorError> {
+    let sampling::Sampling {
+        provider: sampling,
+        aggregator,
+    } = sampling::start(&args.sampling, sampling_store, shutdown.clone()).await?;
     let memory_bound = u64::from(args.queue_size_memory_mib) * 1024 * 1024;
     let processor = SpanProcessor::new(storage.writer.clone(), args.num_workers, args.queue_size)
-        .with_memory_bound(memory_bound);
-    let sampling = sampling::SamplingProvider::start(&args.sampling, shutdown.clone()).await?;
+        .with_memory_bound(memory_bound)
+        .with_throughput_aggregator(aggregator);
     let max_msg = args.grpc_max_message_size;
 
     // TLS files are read (and checked) before anything binds or serves, so a bad

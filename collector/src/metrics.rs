@@ -3,8 +3,9 @@
 //! and alerts keep working. Sextant-only series are prefixed `sextant_collector_`.
 //!
 //! Semantics, as in Jaeger: `spans_received` counts every decoded span; `spans_rejected`
-//! counts spans the collector actively refused (here: refused as "busy" when the queue is
-//! full — the client is told and may retry); `spans_saved_by_svc{result="ok"|"err"}` counts
+//! counts spans the collector actively refused: refused as "busy" when the queue is full
+//! (the client is told and may retry), and OTLP spans with an all-zero trace or span ID
+//! (reported to the client as OTLP partial success); `spans_saved_by_svc{result="ok"|"err"}` counts
 //! the outcome of the storage write. The `svc` label is the service name normalised Jaeger's
 //! way and capped at [`MAX_SERVICE_NAMES`] distinct values, beyond which spans count under
 //! `other-services`.
@@ -64,7 +65,7 @@ impl CollectorMetrics {
             ),
             spans_rejected: m::counter_vec(
                 "jaeger_collector_spans_rejected_total",
-                "Spans refused because the collector was busy, by service, format and transport",
+                "Spans refused (collector busy, or an OTLP span with a zero ID), by service, format and transport",
                 &by_format,
             ),
             traces_rejected: m::counter_vec(

@@ -18,7 +18,6 @@
 //! to resize its span-count queue from the average span size; a byte bound gives the same
 //! protection without a resize loop.)
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -27,6 +26,7 @@ use sextant_storage::{SpanWriter, StorageError};
 use tokio::sync::Semaphore;
 
 use crate::metrics::{CollectorMetrics, METRICS};
+use crate::sampling::adaptive::ThroughputAggregator;
 use crate::sanitize::sanitize;
 
 /// The wire format a batch arrived in; the `format` label of Jaeger's metrics.
@@ -49,6 +49,12 @@ impl SpanFormat {
             SpanFormat::Otlp => "otlp",
             SpanFormat::Zipkin => "zipkin",
         }
+    }
+
+    /// Whether spans with all-zero IDs are rejected one by one (see [`Accepted`]): only
+    /// OTLP defines them as invalid and can report the rejection to the client.
+    fn rejects_invalid_ids(self) -> bool {
+        matches!(self, SpanFormat::Otlp)
     }
 
     /// Jaeger's debug flag (bit 1) only means "debug" in Jaeger-shaped formats; in OTLP the
@@ -99,6 +105,47 @@ impl ProcessError {
     }
 }
 
+/// What became of a batch that was not refused as a whole: OTLP's partial success.
+///
+/// The one per-span rejection today: an OTLP span whose `trace_id` or `span_id` is all
+/// zeros. The OTLP specification defines such IDs as invalid (W3C trace context forbids
+/// them too), no SDK produces them, and storing them would merge unrelated spans into one
+/// "trace 0". Such spans are counted as received and as rejected
+/// (`jaeger_collector_spans_rejected_total`, Jaeger's counter for spans its filter refuses)
+/// and the client is told in `partial_success`. Jaeger-format spans with zero IDs are still
+/// stored unchanged, as Jaeger does, since those protocols have no way to report it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Accepted {
+    /// Spans not stored because they were invalid.
+    pub rejected_spans: u64,
+    /// Why, for the client; empty when nothing was rejected.
+    pub message: String,
+}
+
+impl Accepted {
+    fn invalid_ids(invalid: &[Span]) -> Accepted {
+        let zero_trace = invalid.iter().filter(|s| s.trace_id.is_zero()).count();
+        let zero_span = invalid.iter().filter(|s| s.span_id.is_zero()).count();
+        Accepted {
+            rejected_spans: u64::try_from(invalid.len()).unwrap_or(u64::MAX),
+            message: format!(
+                "rejected {} spans with invalid IDs ({zero_trace} with an all-zero trace_id, \
+                 {zero_span} with an all-zero span_id)",
+                invalid.len()
+            ),
+        }
+    }
+
+    /// The rejected count and message, or `None` when every span was accepted.
+    pub fn rejection(&self) -> Option<(u64, String)> {
+        (self.rejected_spans > 0).then(|| (self.rejected_spans, self.message.clone()))
+    }
+}
+
+fn has_invalid_id(span: &Span) -> bool {
+    span.trace_id.is_zero() || span.span_id.is_zero()
+}
+
 /// Cheap to clone; every receiver holds one.
 #[derive(Clone)]
 pub struct SpanProcessor {
@@ -109,42 +156,106 @@ pub struct SpanProcessor {
     memory: Option<(Arc<Semaphore>, u32)>,
     workers: Arc<Semaphore>,
     metrics: &'static CollectorMetrics,
+    /// Adaptive sampling's root-span counter (`--sampling.config-type=adaptive`).
+    throughput: Option<Arc<ThroughputAggregator>>,
 }
 
 const JAEGER_DEBUG_FLAG: u32 = 2;
 
 /// Per-batch tallies, so each label set is looked up once per batch instead of per span.
+///
+/// Built once per batch on the hot path, so it avoids per-span allocation: the `svc` label
+/// is computed once per run of spans sharing a resource (receivers group spans by
+/// resource), and the counts live in short vectors keyed by the label's index.
 #[derive(Default)]
 struct Tally {
-    spans: HashMap<(String, bool), u64>,
-    traces: HashMap<(String, bool, String), u64>,
+    /// The batch's distinct `svc` labels; the keys below index into it.
+    svcs: Vec<String>,
+    /// (svc, debug) → spans.
+    spans: Vec<((usize, bool), u64)>,
+    /// (svc, debug, sampler_type) → root spans.
+    traces: Vec<((usize, bool, &'static str), u64)>,
 }
 
 impl Tally {
     fn of(spans: &[Span], format: SpanFormat, metrics: &CollectorMetrics) -> Tally {
         let mut tally = Tally::default();
-        let mut svc_cache: Option<(*const sextant_model::Resource, String)> = None;
+        let mut svc_cache: Option<(*const sextant_model::Resource, usize)> = None;
+        let mut last_key: Option<(usize, bool, usize)> = None;
         for span in spans {
             let ptr = Arc::as_ptr(&span.resource);
-            let svc = match &svc_cache {
-                Some((p, svc)) if *p == ptr => svc.clone(),
+            let svc = match svc_cache {
+                Some((p, svc)) if p == ptr => svc,
                 _ => {
-                    let svc = metrics.svc_label(span.service_name());
-                    svc_cache = Some((ptr, svc.clone()));
+                    let label = metrics.svc_label(span.service_name());
+                    let svc = match tally.svcs.iter().position(|s| *s == label) {
+                        Some(i) => i,
+                        None => {
+                            tally.svcs.push(label);
+                            tally.svcs.len() - 1
+                        }
+                    };
+                    svc_cache = Some((ptr, svc));
                     svc
                 }
             };
             let debug = format.debug_flag_applies() && span.flags & JAEGER_DEBUG_FLAG != 0;
             if span.is_root() {
-                let sampler = sampler_type(span);
-                *tally
-                    .traces
-                    .entry((svc.clone(), debug, sampler.to_string()))
-                    .or_default() += 1;
+                bump(&mut tally.traces, (svc, debug, sampler_type(span)));
             }
-            *tally.spans.entry((svc, debug)).or_default() += 1;
+            let slot = match last_key {
+                Some((s, d, slot)) if s == svc && d == debug => slot,
+                _ => {
+                    let slot = bump_slot(&mut tally.spans, (svc, debug));
+                    last_key = Some((svc, debug, slot));
+                    slot
+                }
+            };
+            if let Some((_, n)) = tally.spans.get_mut(slot) {
+                *n += 1;
+            }
         }
         tally
+    }
+
+    /// (svc, debug, spans) per label set.
+    fn span_counts(&self) -> impl Iterator<Item = (&str, bool, u64)> + '_ {
+        self.spans
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|((svc, debug), n)| (self.svc(*svc), *debug, *n))
+    }
+
+    /// (svc, debug, sampler_type, root spans) per label set.
+    fn trace_counts(&self) -> impl Iterator<Item = (&str, bool, &'static str, u64)> + '_ {
+        self.traces
+            .iter()
+            .map(|((svc, debug, sampler), n)| (self.svc(*svc), *debug, *sampler, *n))
+    }
+
+    fn svc(&self, i: usize) -> &str {
+        self.svcs
+            .get(i)
+            .map_or(crate::metrics::OTHER_SERVICES, String::as_str)
+    }
+}
+
+/// Adds one to `key`'s count.
+fn bump<K: PartialEq>(counts: &mut Vec<(K, u64)>, key: K) {
+    let slot = bump_slot(counts, key);
+    if let Some((_, n)) = counts.get_mut(slot) {
+        *n += 1;
+    }
+}
+
+/// The index of `key`'s count, added at zero when new. Linear: a batch has few label sets.
+fn bump_slot<K: PartialEq>(counts: &mut Vec<(K, u64)>, key: K) -> usize {
+    match counts.iter().position(|(k, _)| *k == key) {
+        Some(i) => i,
+        None => {
+            counts.push((key, 0));
+            counts.len() - 1
+        }
     }
 }
 
@@ -180,7 +291,15 @@ impl SpanProcessor {
             memory: None,
             workers: Arc::new(Semaphore::new(num_workers.max(1) as usize)),
             metrics,
+            throughput: None,
         }
+    }
+
+    /// Feeds every batch admitted for writing to adaptive sampling's aggregator (Jaeger
+    /// counts root spans when they are about to be saved, so refused batches do not count).
+    pub fn with_throughput_aggregator(mut self, agg: Option<Arc<ThroughputAggregator>>) -> Self {
+        self.throughput = agg;
+        self
     }
 
     /// Adds a memory bound of `bytes` on the spans waiting for a worker (0: none).
@@ -198,31 +317,53 @@ impl SpanProcessor {
             .inc();
     }
 
-    /// Sanitises, counts and stores one batch; see the module docs for the contract.
+    /// Sanitises, counts and stores one batch; see the module docs for the contract. Spans
+    /// rejected one by one (see [`Accepted`]) are not stored and not reported: receivers
+    /// whose protocol can tell the client use [`SpanProcessor::process_partial`].
     pub async fn process(
+        &self,
+        spans: Vec<Span>,
+        format: SpanFormat,
+        transport: Transport,
+    ) -> Result<(), ProcessError> {
+        self.process_partial(spans, format, transport)
+            .await
+            .map(|_| ())
+    }
+
+    /// [`SpanProcessor::process`], also saying which spans were rejected one by one (OTLP's
+    /// partial success). `Err` still means nothing of the batch was stored.
+    pub async fn process_partial(
         &self,
         mut spans: Vec<Span>,
         format: SpanFormat,
         transport: Transport,
-    ) -> Result<(), ProcessError> {
+    ) -> Result<Accepted, ProcessError> {
         let m = self.metrics;
         sanitize(&mut spans, m.sanitized());
-        let tally = Tally::of(&spans, format, m);
         let (fmt, tr) = (format.as_str(), transport.as_str());
-        for ((svc, debug), n) in &tally.spans {
-            m.spans_received
-                .with_label_values(&[bool_label(*debug), fmt, svc, tr])
-                .inc_by(*n);
+        let received = spans.len();
+        let mut accepted = Accepted::default();
+        if format.rejects_invalid_ids() && spans.iter().any(has_invalid_id) {
+            let (invalid, valid): (Vec<Span>, Vec<Span>) =
+                spans.into_iter().partition(has_invalid_id);
+            let tally = Tally::of(&invalid, format, m);
+            self.count_received(&tally, fmt, tr);
+            self.count_refused(&tally, fmt, tr);
+            accepted = Accepted::invalid_ids(&invalid);
+            tracing::debug!(
+                rejected = invalid.len(),
+                format = fmt,
+                "rejected invalid spans"
+            );
+            spans = valid;
         }
-        for ((svc, debug, sampler), n) in &tally.traces {
-            m.traces_received
-                .with_label_values(&[bool_label(*debug), fmt, sampler, svc, tr])
-                .inc_by(*n);
-        }
+        let tally = Tally::of(&spans, format, m);
+        self.count_received(&tally, fmt, tr);
         m.batch_size
-            .set(i64::try_from(spans.len()).unwrap_or(i64::MAX));
+            .set(i64::try_from(received).unwrap_or(i64::MAX));
         if spans.is_empty() {
-            return Ok(());
+            return Ok(accepted);
         }
 
         // Reserve room in the queue, or refuse now: waiting here would be unbounded.
@@ -264,38 +405,61 @@ impl SpanProcessor {
             return Err(ProcessError::Busy);
         };
 
+        if let Some(agg) = &self.throughput {
+            agg.record_batch(&spans);
+        }
         let started = Instant::now();
         let result = self.writer.write_spans(spans).await;
         m.save_latency.observe(started.elapsed().as_secs_f64());
         let outcome = if result.is_ok() { "ok" } else { "err" };
-        for ((svc, debug), n) in &tally.spans {
+        for (svc, debug, n) in tally.span_counts() {
             m.spans_saved_by_svc
-                .with_label_values(&[bool_label(*debug), outcome, svc])
-                .inc_by(*n);
+                .with_label_values(&[bool_label(debug), outcome, svc])
+                .inc_by(n);
         }
-        for ((svc, debug, sampler), n) in &tally.traces {
+        for (svc, debug, sampler, n) in tally.trace_counts() {
             m.traces_saved_by_svc
-                .with_label_values(&[bool_label(*debug), outcome, sampler, svc])
-                .inc_by(*n);
+                .with_label_values(&[bool_label(debug), outcome, sampler, svc])
+                .inc_by(n);
         }
         if let Err(e) = &result {
             tracing::warn!(error = %e, format = fmt, transport = tr, "failed to write spans");
         }
-        result.map_err(ProcessError::from)
+        result.map_err(ProcessError::from)?;
+        Ok(accepted)
+    }
+
+    fn count_received(&self, tally: &Tally, fmt: &str, tr: &str) {
+        let m = self.metrics;
+        for (svc, debug, n) in tally.span_counts() {
+            m.spans_received
+                .with_label_values(&[bool_label(debug), fmt, svc, tr])
+                .inc_by(n);
+        }
+        for (svc, debug, sampler, n) in tally.trace_counts() {
+            m.traces_received
+                .with_label_values(&[bool_label(debug), fmt, sampler, svc, tr])
+                .inc_by(n);
+        }
     }
 
     fn count_rejected(&self, tally: &Tally, fmt: &str, tr: &str) {
+        self.metrics.busy.inc();
+        self.count_refused(tally, fmt, tr);
+    }
+
+    /// Counts spans the collector refused (busy, or invalid one by one).
+    fn count_refused(&self, tally: &Tally, fmt: &str, tr: &str) {
         let m = self.metrics;
-        m.busy.inc();
-        for ((svc, debug), n) in &tally.spans {
+        for (svc, debug, n) in tally.span_counts() {
             m.spans_rejected
-                .with_label_values(&[bool_label(*debug), fmt, svc, tr])
-                .inc_by(*n);
+                .with_label_values(&[bool_label(debug), fmt, svc, tr])
+                .inc_by(n);
         }
-        for ((svc, debug, sampler), n) in &tally.traces {
+        for (svc, debug, sampler, n) in tally.trace_counts() {
             m.traces_rejected
-                .with_label_values(&[bool_label(*debug), fmt, sampler, svc, tr])
-                .inc_by(*n);
+                .with_label_values(&[bool_label(debug), fmt, sampler, svc, tr])
+                .inc_by(n);
         }
     }
 

@@ -6,8 +6,10 @@
 //!   (Jaeger's `emptyServiceNameSanitizer`).
 //! * `negative_duration`: an end before the start is set to the start plus 1 ns with a span
 //!   warning (Jaeger's `negativeDurationSanitizer` sets duration 1).
-//! * `zero_trace_id` / `zero_span_id`: counted only — Jaeger stores such spans unchanged,
-//!   and a client's IDs are not the collector's to invent.
+//! * `zero_trace_id` / `zero_span_id`: counted only, never repaired — a client's IDs are
+//!   not the collector's to invent. Jaeger-format spans are then stored unchanged, as Jaeger
+//!   does; OTLP spans are rejected one by one by the processor and reported in OTLP's
+//!   `partial_success` (see [`crate::processor::Accepted`]).
 //! * `decoder_warnings`: spans whose decoder tolerated a problem (invalid UTF-8 replaced,
 //!   negative or overflowing times clamped, unparsable addresses dropped); the details are
 //!   in the span's `warnings`, which the UI shows.

@@ -19,10 +19,11 @@ mod metrics;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesOrdered, StreamExt};
+use futures::FutureExt;
 use prometheus::IntCounter;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
@@ -31,7 +32,7 @@ use rdkafka::message::Message;
 use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use sextant_common::shutdown::Shutdown;
-use sextant_model::kafka::{decode_message, Encoding};
+use sextant_model::kafka::{Encoding, MessageDecoder};
 use sextant_model::Span;
 use sextant_storage::SpanWriter;
 
@@ -39,6 +40,8 @@ pub use args::IngesterArgs;
 
 /// Most messages in one storage write.
 const MAX_BATCH_MESSAGES: usize = 500;
+/// Room first reserved for a batch's message values (doubled as needed).
+const INITIAL_BATCH_BYTES: usize = 64 * 1024;
 /// How long a partly filled batch waits for more messages before it is written.
 const BATCH_LINGER: Duration = Duration::from_millis(50);
 /// Back-off between attempts to store a batch the storage refused.
@@ -103,7 +106,7 @@ impl ConsumerContext for ConsumerCallbacks {
 /// Messages read but not yet stored, as a unit of storage write and offset commit.
 #[derive(Default)]
 struct Batch {
-    payloads: Vec<Vec<u8>>,
+    payloads: Payloads,
     /// Highest offset read, by partition.
     offsets: BTreeMap<i32, i64>,
     started: Option<Instant>,
@@ -112,6 +115,44 @@ struct Batch {
 impl Batch {
     fn len(&self) -> usize {
         self.payloads.len()
+    }
+}
+
+/// Message values copied out of librdkafka's buffers, back to back in one allocation (a
+/// batch is kept until it is stored, and may be decoded again on a retry; one growing
+/// buffer costs a few allocations per batch instead of one per message).
+#[derive(Default)]
+struct Payloads {
+    bytes: Vec<u8>,
+    /// Where each message ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+impl Payloads {
+    fn push(&mut self, payload: &[u8]) {
+        if self.bytes.capacity() == 0 {
+            self.bytes.reserve(INITIAL_BATCH_BYTES);
+        }
+        self.bytes.extend_from_slice(payload);
+        self.ends.push(self.bytes.len());
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            // Ends are pushed in increasing order and never past the buffer.
+            let payload = self.bytes.get(start..end).unwrap_or_default();
+            start = end;
+            payload
+        })
     }
 }
 
@@ -153,10 +194,11 @@ pub async fn run(
         encoding = ?args.encoding,
         "consuming spans from Kafka"
     );
+    let encoding: Encoding = args.encoding.into();
     Ingester {
         consumer,
         writer,
-        encoding: args.encoding.into(),
+        decoder: Arc::new(Mutex::new(MessageDecoder::new(encoding))),
         topic: args.topic.clone(),
         parallelism: args.parallelism as usize,
         batch_max: MAX_BATCH_MESSAGES.min(args.parallelism as usize).max(1),
@@ -170,7 +212,9 @@ pub async fn run(
 struct Ingester {
     consumer: StreamConsumer<ConsumerCallbacks>,
     writer: Arc<dyn SpanWriter>,
-    encoding: Encoding,
+    /// Shared by the batches being stored; decoding happens synchronously inside a store
+    /// future, so the lock is never held across an await and never contended for long.
+    decoder: Arc<Mutex<MessageDecoder>>,
     topic: String,
     parallelism: usize,
     batch_max: usize,
@@ -187,11 +231,13 @@ impl Ingester {
         let mut last_progress = Instant::now();
         let mut tick = tokio::time::interval(BATCH_LINGER / 2);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let shutdown = self.shutdown.wait();
+        tokio::pin!(shutdown);
         let result = loop {
             let can_read = in_flight + batch.len() < self.parallelism;
             tokio::select! {
                 biased;
-                _ = self.shutdown.wait() => break Ok(()),
+                _ = &mut shutdown => break Ok(()),
                 Some(stored) = pending.next(), if !pending.is_empty() => {
                     let stored: Stored = stored;
                     in_flight -= stored.messages;
@@ -219,23 +265,39 @@ impl Ingester {
                         break Err(IngestError::Deadlock(self.deadlock_interval));
                     }
                 }
-                received = self.consumer.recv(), if can_read => match received {
-                    Ok(message) => {
-                        let partition = message.partition();
-                        count_message(&mut partition_counters, partition);
-                        batch.payloads.push(message.payload().unwrap_or_default().to_vec());
-                        batch.offsets.insert(partition, message.offset());
-                        batch.started.get_or_insert_with(Instant::now);
-                        if batch.len() >= self.batch_max {
-                            in_flight += batch.len();
-                            pending.push_back(self.store(std::mem::take(&mut batch)));
+                received = self.consumer.recv(), if can_read => {
+                    let mut received = received;
+                    loop {
+                        match received {
+                            Ok(message) => {
+                                let partition = message.partition();
+                                count_message(&mut partition_counters, partition);
+                                batch.payloads.push(message.payload().unwrap_or_default());
+                                batch.offsets.insert(partition, message.offset());
+                                batch.started.get_or_insert_with(Instant::now);
+                                if batch.len() >= self.batch_max {
+                                    in_flight += batch.len();
+                                    pending.push_back(self.store(std::mem::take(&mut batch)));
+                                    break;
+                                }
+                            }
+                            Err(e) => {
+                                metrics::ERRORS.with_label_values(&["consume"]).inc();
+                                tracing::warn!(error = %e, "Kafka consume error");
+                                break;
+                            }
+                        }
+                        // Take the messages already waiting without a trip through
+                        // `select!` each; a full batch goes back to it (to be stored).
+                        if in_flight + batch.len() >= self.parallelism {
+                            break;
+                        }
+                        match self.consumer.recv().now_or_never() {
+                            Some(next) => received = next,
+                            None => break,
                         }
                     }
-                    Err(e) => {
-                        metrics::ERRORS.with_label_values(&["consume"]).inc();
-                        tracing::warn!(error = %e, "Kafka consume error");
-                    }
-                },
+                }
             }
         };
         // Whatever was read is stored and committed if it can be within the drain time;
@@ -261,7 +323,7 @@ impl Ingester {
     /// Stores a batch, retrying with back-off until it succeeds or shutdown starts.
     fn store(&self, batch: Batch) -> impl std::future::Future<Output = Stored> + Send + 'static {
         let writer = self.writer.clone();
-        let encoding = self.encoding;
+        let decoder = self.decoder.clone();
         let shutdown = self.shutdown.clone();
         async move {
             let messages = batch.len();
@@ -269,7 +331,7 @@ impl Ingester {
             let mut first_attempt = true;
             loop {
                 // Decoding again on a retry is cheaper than cloning every batch up front.
-                let spans = decode_batch(&batch.payloads, encoding, first_attempt);
+                let spans = decode_batch(&batch.payloads, &decoder, first_attempt);
                 first_attempt = false;
                 let count = spans.len() as u64;
                 if spans.is_empty() {
@@ -329,11 +391,19 @@ fn count_message(counters: &mut HashMap<i32, IntCounter>, partition: i32) {
 }
 
 /// The spans of every message; undecodable messages are counted (once) and skipped.
-fn decode_batch(payloads: &[Vec<u8>], encoding: Encoding, count_errors: bool) -> Vec<Span> {
+fn decode_batch(
+    payloads: &Payloads,
+    decoder: &Mutex<MessageDecoder>,
+    count_errors: bool,
+) -> Vec<Span> {
     let mut spans = Vec::with_capacity(payloads.len());
-    for payload in payloads {
-        match decode_message(payload, encoding) {
-            Ok(decoded) => spans.extend(decoded),
+    // A panic elsewhere while the lock was held leaves the cache valid: keep using it.
+    let mut decoder = decoder
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    for payload in payloads.iter() {
+        match decoder.decode_into(payload, &mut spans) {
+            Ok(()) => {}
             Err(e) if count_errors => {
                 metrics::ERRORS.with_label_values(&["decode"]).inc();
                 tracing::warn!(error = %e, bytes = payload.len(), "skipping a message that cannot be decoded");

@@ -10,6 +10,11 @@ use sextant_common::service::ServiceRuntime;
 use sextant_ingester::{run, IngesterArgs};
 use sextant_storage::{StorageArgs, StorageType};
 
+// mimalloc without transparent huge pages: spans per CPU-second of the ingester rose by
+// about a third against glibc's malloc (docs/benchmarks.md, Kafka section).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Jaeger's ingester admin port.
 const ADMIN_PORT: u16 = 14270;
 /// The store an ingester fills when none is named: the cluster backend Sextant supports

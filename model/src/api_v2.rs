@@ -69,22 +69,13 @@ pub fn span_from_proto(mut span: pb::Span) -> Result<Span, DecodeError> {
 }
 
 fn span_with_process(span: pb::Span, process: Arc<Resource>) -> Result<Span, DecodeError> {
-    let mut warnings = span.warnings;
-    let start_ns = clamp_ns(timestamp_ns(span.start_time), "start time", &mut warnings);
-    let duration_ns = clamp_ns(duration_ns(span.duration), "duration", &mut warnings);
-    let mut log_times = Vec::with_capacity(span.logs.len());
-    let mut logs = Vec::with_capacity(span.logs.len());
-    for log in span.logs {
-        let ns = clamp_ns(timestamp_ns(log.timestamp), "log timestamp", &mut warnings);
-        log_times.push(ns);
-        logs.push(JaegerLog {
-            timestamp_us: ns_to_us(ns),
-            fields: tags_from_proto(log.fields)?,
-        });
-    }
-    let trace_id = trace_id_from_bytes(&span.trace_id)?;
-    let jaeger = JaegerSpan {
-        trace_id,
+    let logs = span
+        .logs
+        .into_iter()
+        .map(|log| Ok((timestamp_ns(log.timestamp), tags_from_proto(log.fields)?)))
+        .collect::<Result<_, DecodeError>>()?;
+    let parts = SpanParts {
+        trace_id: trace_id_from_bytes(&span.trace_id)?,
         span_id: span_id_from_bytes(&span.span_id)?,
         operation_name: span.operation_name,
         references: span
@@ -93,21 +84,72 @@ fn span_with_process(span: pb::Span, process: Arc<Resource>) -> Result<Span, Dec
             .map(ref_from_proto)
             .collect::<Result<_, _>>()?,
         flags: span.flags,
-        start_time_us: ns_to_us(start_ns),
-        duration_us: ns_to_us(duration_ns),
+        start_ns: timestamp_ns(span.start_time),
+        duration_ns: duration_ns(span.duration),
         tags: tags_from_proto(span.tags)?,
         logs,
         process,
-        warnings,
+        warnings: span.warnings,
     };
-    let mut out = jaeger.into_span();
-    // JaegerSpan counts in microseconds; put back the nanoseconds the wire carried.
-    out.start_time_unix_nano = start_ns;
-    out.end_time_unix_nano = start_ns.saturating_add(duration_ns);
-    for (event, ns) in out.events.iter_mut().zip(log_times) {
-        event.time_unix_nano = ns;
+    Ok(parts.into_span())
+}
+
+/// An api_v2 span with its fields decoded but not yet mapped: what both the prost path
+/// ([`span_from_proto`]) and the direct decoder ([`crate::api_v2_decode`]) produce, so that
+/// one function does the mapping for both.
+pub(crate) struct SpanParts {
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    pub operation_name: String,
+    pub references: Vec<JaegerRef>,
+    pub flags: u32,
+    /// `start_time` as sent (seconds × 1e9 + nanos, unclamped).
+    pub start_ns: i128,
+    pub duration_ns: i128,
+    pub tags: Vec<KeyValue>,
+    /// Each log's timestamp (unclamped nanoseconds) and fields.
+    pub logs: Vec<(i128, Vec<KeyValue>)>,
+    pub process: Arc<Resource>,
+    pub warnings: Vec<String>,
+}
+
+impl SpanParts {
+    pub(crate) fn into_span(self) -> Span {
+        let mut warnings = self.warnings;
+        let start_ns = clamp_ns(self.start_ns, "start time", &mut warnings);
+        let duration_ns = clamp_ns(self.duration_ns, "duration", &mut warnings);
+        let mut log_times = Vec::with_capacity(self.logs.len());
+        let mut logs = Vec::with_capacity(self.logs.len());
+        for (ns, fields) in self.logs {
+            let ns = clamp_ns(ns, "log timestamp", &mut warnings);
+            log_times.push(ns);
+            logs.push(JaegerLog {
+                timestamp_us: ns_to_us(ns),
+                fields,
+            });
+        }
+        let jaeger = JaegerSpan {
+            trace_id: self.trace_id,
+            span_id: self.span_id,
+            operation_name: self.operation_name,
+            references: self.references,
+            flags: self.flags,
+            start_time_us: ns_to_us(start_ns),
+            duration_us: ns_to_us(duration_ns),
+            tags: self.tags,
+            logs,
+            process: self.process,
+            warnings,
+        };
+        let mut out = jaeger.into_span();
+        // JaegerSpan counts in microseconds; put back the nanoseconds the wire carried.
+        out.start_time_unix_nano = start_ns;
+        out.end_time_unix_nano = start_ns.saturating_add(duration_ns);
+        for (event, ns) in out.events.iter_mut().zip(log_times) {
+            event.time_unix_nano = ns;
+        }
+        out
     }
-    Ok(out)
 }
 
 /// A Jaeger process → resource (the service name stays apart from the tags).
@@ -204,19 +246,29 @@ pub fn span_id_from_bytes(b: &[u8]) -> Result<SpanId, DecodeError> {
     })
 }
 
+/// An api_v2 `SpanRefType` number → reference type.
+pub(crate) fn ref_type_from_proto(ref_type: i32) -> Result<RefType, DecodeError> {
+    match pb::SpanRefType::try_from(ref_type) {
+        Ok(pb::SpanRefType::ChildOf) => Ok(RefType::ChildOf),
+        Ok(pb::SpanRefType::FollowsFrom) => Ok(RefType::FollowsFrom),
+        Err(_) => Err(DecodeError::malformed(
+            FORMAT,
+            format!("unknown reference type {ref_type}"),
+        )),
+    }
+}
+
+/// The error for a tag whose `v_type` is none of api_v2's five.
+pub(crate) fn unknown_value_type(key: &str, v_type: i32) -> DecodeError {
+    DecodeError::malformed(
+        FORMAT,
+        format!("tag {:?} has unknown value type {v_type}", clip(key)),
+    )
+}
+
 fn ref_from_proto(r: pb::SpanRef) -> Result<JaegerRef, DecodeError> {
-    let ref_type = match pb::SpanRefType::try_from(r.ref_type) {
-        Ok(pb::SpanRefType::ChildOf) => RefType::ChildOf,
-        Ok(pb::SpanRefType::FollowsFrom) => RefType::FollowsFrom,
-        Err(_) => {
-            return Err(DecodeError::malformed(
-                FORMAT,
-                format!("unknown reference type {}", r.ref_type),
-            ))
-        }
-    };
     Ok(JaegerRef {
-        ref_type,
+        ref_type: ref_type_from_proto(r.ref_type)?,
         trace_id: trace_id_from_bytes(&r.trace_id)?,
         span_id: span_id_from_bytes(&r.span_id)?,
     })
@@ -234,16 +286,7 @@ pub fn tag_from_proto(kv: pb::KeyValue) -> Result<KeyValue, DecodeError> {
         Ok(pb::ValueType::Int64) => AnyValue::Int(kv.v_int64),
         Ok(pb::ValueType::Float64) => AnyValue::Double(kv.v_float64),
         Ok(pb::ValueType::Binary) => AnyValue::Bytes(kv.v_binary),
-        Err(_) => {
-            return Err(DecodeError::malformed(
-                FORMAT,
-                format!(
-                    "tag {:?} has unknown value type {}",
-                    clip(&kv.key),
-                    kv.v_type
-                ),
-            ))
-        }
+        Err(_) => return Err(unknown_value_type(&kv.key, kv.v_type)),
     };
     Ok(KeyValue { key: kv.key, value })
 }

@@ -34,6 +34,7 @@ use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor}
 use sextant_proto::jaeger::api_v2 as pb;
 
 use crate::api_v2::{span_from_proto, span_to_proto};
+use crate::api_v2_decode::SpanDecoder;
 use crate::error::DecodeError;
 use crate::proto_json::{
     clip, deserialize_str, non_finite_name, Base64, Double, Enum, EnumNames, Int,
@@ -122,20 +123,55 @@ pub fn encode_span(span: &Span, encoding: Encoding) -> Result<Vec<u8>, EncodeErr
 }
 
 /// One message value → spans: exactly one for protobuf and JSON, any number (the list's;
-/// none for an empty list) for Zipkin thrift.
+/// none for an empty list) for Zipkin thrift. A consumer decoding many messages should
+/// keep a [`MessageDecoder`] instead: it shares the processes spans repeat.
 pub fn decode_message(value: &[u8], encoding: Encoding) -> Result<Vec<Span>, DecodeError> {
-    match encoding {
-        Encoding::Protobuf => {
-            let span = pb::Span::decode(value)
-                .map_err(|e| DecodeError::malformed(PROTOBUF_FORMAT, e.to_string()))?;
-            Ok(vec![span_from_proto(span)?])
+    let mut spans = Vec::with_capacity(1);
+    MessageDecoder::new(encoding).decode_into(value, &mut spans)?;
+    Ok(spans)
+}
+
+/// The prost-based protobuf decoder: what [`MessageDecoder`]'s direct decoder must agree
+/// with (the tests compare them).
+pub fn decode_protobuf_with_prost(value: &[u8]) -> Result<Span, DecodeError> {
+    let span = pb::Span::decode(value)
+        .map_err(|e| DecodeError::malformed(PROTOBUF_FORMAT, e.to_string()))?;
+    span_from_proto(span)
+}
+
+/// Decodes the messages of one consumer. Protobuf goes through the direct decoder
+/// ([`SpanDecoder`]), which remembers the processes it has built so that spans of one
+/// service instance share one `Arc<Resource>`; the other encodings keep no state.
+pub struct MessageDecoder {
+    encoding: Encoding,
+    protobuf: SpanDecoder,
+}
+
+impl MessageDecoder {
+    pub fn new(encoding: Encoding) -> Self {
+        MessageDecoder {
+            encoding,
+            protobuf: SpanDecoder::new(),
         }
-        Encoding::Json => {
-            let JsonSpan(span) = serde_json::from_slice(value)
-                .map_err(|e| DecodeError::malformed(JSON_FORMAT, e.to_string()))?;
-            Ok(vec![span_from_proto(span)?])
+    }
+
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    /// Appends the spans of one message value to `out` (see [`decode_message`]); on an
+    /// error `out` is left as it was.
+    pub fn decode_into(&mut self, value: &[u8], out: &mut Vec<Span>) -> Result<(), DecodeError> {
+        match self.encoding {
+            Encoding::Protobuf => out.push(self.protobuf.decode(value)?),
+            Encoding::Json => {
+                let JsonSpan(span) = serde_json::from_slice(value)
+                    .map_err(|e| DecodeError::malformed(JSON_FORMAT, e.to_string()))?;
+                out.push(span_from_proto(span)?);
+            }
+            Encoding::ZipkinThrift => out.extend(crate::zipkin::decode_v1_thrift(value)?),
         }
-        Encoding::ZipkinThrift => crate::zipkin::decode_v1_thrift(value),
+        Ok(())
     }
 }
 

@@ -4,14 +4,17 @@
 //! calls an encoder here, storage backends with Jaeger's v1 layout use [`jaeger`].
 
 pub mod api_v2;
+pub mod api_v2_decode;
 pub mod error;
 pub mod es_json;
 pub mod go_duration;
 pub mod jaeger;
 pub mod kafka;
 pub mod otlp;
+pub mod otlp_decode;
 pub mod otlp_json;
 mod proto_json;
+mod protowire;
 pub mod sampling_json;
 pub mod span;
 pub mod thrift;

@@ -45,8 +45,16 @@ pub const WARNINGS_ATTR: &str = "@jaeger@warnings";
 /// How deeply arrays and key-value lists may nest inside one attribute value.
 pub const MAX_VALUE_DEPTH: usize = 32;
 
-/// Decodes a protobuf `ExportTraceServiceRequest` (the OTLP/HTTP protobuf body).
+/// Decodes a protobuf `ExportTraceServiceRequest` (the OTLP/HTTP protobuf body, and the
+/// OTLP gRPC message) straight into spans with [`crate::otlp_decode`], which accepts exactly
+/// what [`decode_export_request_prost`] accepts and yields the same spans, faster.
 pub fn decode_export_request(bytes: &[u8]) -> Result<Vec<Span>, DecodeError> {
+    crate::otlp_decode::decode_export_request(bytes)
+}
+
+/// The reference decoder: prost's generated structs, then [`spans_from_resource_spans`].
+/// Kept as the specification the fast decoder is tested against.
+pub fn decode_export_request_prost(bytes: &[u8]) -> Result<Vec<Span>, DecodeError> {
     let request = ExportTraceServiceRequest::decode(bytes)
         .map_err(|e| DecodeError::malformed(FORMAT, e.to_string()))?;
     spans_from_resource_spans(request.resource_spans)
@@ -89,6 +97,20 @@ fn resource_from_proto(
 ) -> Result<Resource, DecodeError> {
     let resource = resource.unwrap_or_default();
     let mut attributes = attributes_from_proto(resource.attributes, 0)?;
+    let service_name = take_service_name(&mut attributes);
+    Ok(Resource {
+        service_name,
+        attributes,
+        dropped_attributes_count: resource.dropped_attributes_count,
+        schema_url,
+    })
+}
+
+/// Lifts the first `service.name` out of resource attributes, removing every occurrence.
+pub(crate) fn take_service_name(attributes: &mut Vec<KeyValue>) -> String {
+    if !attributes.iter().any(|kv| kv.key == SERVICE_NAME_ATTR) {
+        return String::new();
+    }
     let mut service_name = None;
     attributes.retain_mut(|kv| {
         if kv.key != SERVICE_NAME_ATTR {
@@ -99,12 +121,7 @@ fn resource_from_proto(
         }
         false
     });
-    Ok(Resource {
-        service_name: service_name.unwrap_or_default(),
-        attributes,
-        dropped_attributes_count: resource.dropped_attributes_count,
-        schema_url,
-    })
+    service_name.unwrap_or_default()
 }
 
 fn scope_from_proto(
@@ -183,7 +200,7 @@ fn link_from_proto(link: pb::span::Link) -> Result<Link, DecodeError> {
     })
 }
 
-fn status_code_from_proto(code: i32) -> StatusCode {
+pub(crate) fn status_code_from_proto(code: i32) -> StatusCode {
     match code {
         1 => StatusCode::Ok,
         2 => StatusCode::Error,
@@ -200,17 +217,17 @@ fn status_code_to_proto(code: StatusCode) -> i32 {
     }
 }
 
-fn trace_id_from_proto(b: &[u8], what: &'static str) -> Result<TraceId, DecodeError> {
+pub(crate) fn trace_id_from_proto(b: &[u8], what: &'static str) -> Result<TraceId, DecodeError> {
     let bytes: [u8; 16] = b.try_into().map_err(|_| bad_id_len(what, 16, b.len()))?;
     Ok(TraceId(u128::from_be_bytes(bytes)))
 }
 
-fn span_id_from_proto(b: &[u8], what: &'static str) -> Result<SpanId, DecodeError> {
+pub(crate) fn span_id_from_proto(b: &[u8], what: &'static str) -> Result<SpanId, DecodeError> {
     let bytes: [u8; 8] = b.try_into().map_err(|_| bad_id_len(what, 8, b.len()))?;
     Ok(SpanId(u64::from_be_bytes(bytes)))
 }
 
-fn parent_id_from_proto(b: &[u8]) -> Result<SpanId, DecodeError> {
+pub(crate) fn parent_id_from_proto(b: &[u8]) -> Result<SpanId, DecodeError> {
     if b.is_empty() {
         return Ok(SpanId(0));
     }
@@ -270,7 +287,7 @@ fn value_from_proto(value: pb_common::AnyValue, depth: usize) -> Result<AnyValue
     })
 }
 
-fn nested(depth: usize) -> Result<usize, DecodeError> {
+pub(crate) fn nested(depth: usize) -> Result<usize, DecodeError> {
     let depth = depth.saturating_add(1);
     if depth > MAX_VALUE_DEPTH {
         return Err(DecodeError::TooLarge(format!(
@@ -281,7 +298,7 @@ fn nested(depth: usize) -> Result<usize, DecodeError> {
 }
 
 /// Removes the warnings attribute when it has the shape Jaeger writes (strings only).
-fn take_warnings(attributes: &mut Vec<KeyValue>) -> Vec<String> {
+pub(crate) fn take_warnings(attributes: &mut Vec<KeyValue>) -> Vec<String> {
     let Some(pos) = attributes.iter().position(|kv| {
         kv.key == WARNINGS_ATTR
             && matches!(&kv.value, AnyValue::Array(items)

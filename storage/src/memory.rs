@@ -82,7 +82,32 @@ impl StoredTrace {
 #[derive(Default)]
 struct ServiceIndex {
     by_time: BTreeSet<SpanKey>,
-    operations: BTreeMap<Operation, u64>,
+    /// Spans per operation name and span kind (indexed by [`kind_slot`]). Keyed by the name
+    /// alone so that counting a span looks the name up by `&str`, without allocating.
+    operations: BTreeMap<String, [u64; KINDS]>,
+}
+
+/// The number of [`SpanKind`]s.
+const KINDS: usize = 6;
+/// Every span kind, in `SpanKind`'s order (so names then kinds list in `Operation` order).
+const ALL_KINDS: [SpanKind; KINDS] = [
+    SpanKind::Unspecified,
+    SpanKind::Internal,
+    SpanKind::Server,
+    SpanKind::Client,
+    SpanKind::Producer,
+    SpanKind::Consumer,
+];
+
+fn kind_slot(kind: SpanKind) -> usize {
+    match kind {
+        SpanKind::Unspecified => 0,
+        SpanKind::Internal => 1,
+        SpanKind::Server => 2,
+        SpanKind::Client => 3,
+        SpanKind::Producer => 4,
+        SpanKind::Consumer => 5,
+    }
 }
 
 #[derive(Default)]
@@ -145,7 +170,14 @@ impl Inner {
                 .or_default(),
         };
         service.by_time.insert(key);
-        *service.operations.entry(operation_of(&span)).or_insert(0) += 1;
+        let counts = match service.operations.get_mut(span.name.as_str()) {
+            Some(counts) => counts,
+            None => service
+                .operations
+                .entry(span.name.clone())
+                .or_insert([0; KINDS]),
+        };
+        counts[kind_slot(span.kind)] += 1;
         trace.spans.push(span);
     }
 
@@ -165,11 +197,11 @@ impl Inner {
                 continue;
             };
             service.by_time.remove(&key);
-            let op = operation_of(span);
-            if let Some(count) = service.operations.get_mut(&op) {
+            if let Some(counts) = service.operations.get_mut(span.name.as_str()) {
+                let count = &mut counts[kind_slot(span.kind)];
                 *count = count.saturating_sub(1);
-                if *count == 0 {
-                    service.operations.remove(&op);
+                if counts.iter().all(|&c| c == 0) {
+                    service.operations.remove(span.name.as_str());
                 }
             }
             if service.by_time.is_empty() {
@@ -181,13 +213,6 @@ impl Inner {
 
     fn span_at(&self, id: TraceId, slot: usize) -> Option<&Span> {
         self.traces.get(&id).and_then(|t| t.spans.get(slot))
-    }
-}
-
-fn operation_of(span: &Span) -> Operation {
-    Operation {
-        name: span.name.clone(),
-        span_kind: span.kind,
     }
 }
 
@@ -241,9 +266,17 @@ impl SpanReader for MemoryStore {
         };
         Ok(index
             .operations
-            .keys()
-            .filter(|op| span_kind.is_none_or(|k| op.span_kind == k))
-            .cloned()
+            .iter()
+            .flat_map(|(name, counts)| {
+                ALL_KINDS
+                    .into_iter()
+                    .filter(|&kind| counts[kind_slot(kind)] > 0)
+                    .filter(move |&kind| span_kind.is_none_or(|k| k == kind))
+                    .map(move |span_kind| Operation {
+                        name: name.clone(),
+                        span_kind,
+                    })
+            })
             .collect())
     }
 
@@ -417,5 +450,43 @@ mod tests {
         let got = store.get_traces(&[TraceId(1)]).await.unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].spans.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn operations_are_counted_per_name_and_kind() {
+        let store = MemoryStore::new(2);
+        let mut server = span(1, 1, "a", "op", 1);
+        server.kind = SpanKind::Server;
+        let mut client = span(1, 2, "a", "op", 2);
+        client.kind = SpanKind::Client;
+        let other = span(2, 1, "a", "another", 3);
+        store
+            .write_spans(vec![server, client, other])
+            .await
+            .unwrap();
+        let all = store.get_operations("a", None).await.unwrap();
+        let listed: Vec<_> = all.iter().map(|o| (o.name.as_str(), o.span_kind)).collect();
+        assert_eq!(
+            listed,
+            vec![
+                ("another", SpanKind::Unspecified),
+                ("op", SpanKind::Server),
+                ("op", SpanKind::Client),
+            ]
+        );
+        let clients = store
+            .get_operations("a", Some(SpanKind::Client))
+            .await
+            .unwrap();
+        assert_eq!(clients.len(), 1);
+        assert_eq!(clients[0].name, "op");
+        // Evicting trace 1 removes both kinds of "op"; "another" stays.
+        store
+            .write_spans(vec![span(3, 1, "a", "another", 4)])
+            .await
+            .unwrap();
+        let all = store.get_operations("a", None).await.unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].name, "another");
     }
 }

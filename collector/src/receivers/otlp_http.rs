@@ -7,8 +7,11 @@
 //! * `Content-Encoding: gzip` / `deflate` bodies are decompressed (bounded, see
 //!   [`super::http_body`]).
 //! * Success is 200 with an `ExportTraceServiceResponse` in the request's encoding (`{}` in
-//!   JSON). A malformed body is 400, busy or failing storage 503 with `Retry-After`; those
-//!   bodies are a `google.rpc.Status` in the request's encoding, as the spec asks.
+//!   JSON), carrying `partial_success` when the processor rejected some spans (see
+//!   [`crate::processor::Accepted`]). A malformed body is 400, busy or failing storage 503
+//!   with `Retry-After` (the spec's retryable answer for overload); those bodies are a
+//!   `google.rpc.Status` in the request's encoding, as the spec asks.
+//! * The protobuf body is decoded by the same direct decoder as the gRPC receiver.
 
 use std::sync::Arc;
 
@@ -19,9 +22,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use prost::Message;
-use sextant_proto::otlp::collector::trace::v1::ExportTraceServiceResponse;
+use sextant_proto::otlp::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceResponse,
+};
 
-use crate::processor::{ProcessError, SpanFormat, SpanProcessor, Transport};
+use crate::processor::{Accepted, ProcessError, SpanFormat, SpanProcessor, Transport};
 use crate::receivers::http_body::{decoded_body, media_type, BodyError};
 use crate::receivers::RETRY_AFTER_SECS;
 
@@ -117,20 +122,44 @@ async fn export(State(rx): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes
             );
         }
     };
-    match rx.processor.process(spans, format, Transport::Http).await {
-        Ok(()) => success(encoding),
+    match rx
+        .processor
+        .process_partial(spans, format, Transport::Http)
+        .await
+    {
+        Ok(accepted) => success(encoding, &accepted),
         Err(e) => unavailable(encoding, &e),
     }
 }
 
-fn success(encoding: Encoding) -> Response {
+fn success(encoding: Encoding, accepted: &Accepted) -> Response {
+    let rejection = accepted.rejection();
     match encoding {
-        Encoding::Protobuf => (
-            [(header::CONTENT_TYPE, PROTOBUF)],
-            ExportTraceServiceResponse::default().encode_to_vec(),
-        )
-            .into_response(),
-        Encoding::Json => ([(header::CONTENT_TYPE, JSON)], "{}").into_response(),
+        Encoding::Protobuf => {
+            let partial_success = rejection.map(|(rejected, message)| ExportTracePartialSuccess {
+                rejected_spans: i64::try_from(rejected).unwrap_or(i64::MAX),
+                error_message: message,
+            });
+            (
+                [(header::CONTENT_TYPE, PROTOBUF)],
+                ExportTraceServiceResponse { partial_success }.encode_to_vec(),
+            )
+                .into_response()
+        }
+        Encoding::Json => {
+            // OTLP/JSON: lowerCamelCase names, 64-bit integers as decimal strings.
+            let body = match rejection {
+                None => "{}".to_string(),
+                Some((rejected, message)) => serde_json::json!({
+                    "partialSuccess": {
+                        "rejectedSpans": rejected.to_string(),
+                        "errorMessage": message,
+                    }
+                })
+                .to_string(),
+            };
+            ([(header::CONTENT_TYPE, JSON)], body).into_response()
+        }
     }
 }
 

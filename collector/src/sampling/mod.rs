@@ -2,12 +2,19 @@
 //! (`jaeger.api_v2.SamplingManager/GetSamplingStrategy`, on the api_v2 gRPC port) and HTTP
 //! (`GET /api/sampling?service=`, on the thrift HTTP port).
 //!
-//! [`file`] holds Jaeger's strategies file format and semantics, [`json`] the HTTP answer's
-//! shape, [`grpc`] and [`http`] the two endpoints. [`SamplingProvider`] holds the current
-//! strategies and, with `--sampling.strategies-reload-interval`, re-reads the file on that
-//! interval and swaps in a changed version (a file that no longer parses is logged and the
-//! last good version kept, as Jaeger does).
+//! Two providers, chosen by `--sampling.config-type` as in Jaeger:
+//! * `file` (default): [`file`] holds Jaeger's strategies file format and semantics. With
+//!   `--sampling.strategies-reload-interval` the file is re-read on that interval and a
+//!   changed version swapped in (a file that no longer parses is logged and the last good
+//!   version kept, as Jaeger does).
+//! * `adaptive`: [`adaptive`] steers per-operation probabilities from observed throughput
+//!   toward `--sampling.target-samples-per-second`, with its state in a shared
+//!   [`SamplingStore`].
+//!
+//! [`SamplingProvider`] is the one type [`grpc`] and [`http`] (the two endpoints) serve from,
+//! whichever provider is behind it.
 
+pub mod adaptive;
 pub mod file;
 pub mod grpc;
 pub mod http;
@@ -18,11 +25,35 @@ use std::time::Duration;
 use parking_lot::RwLock;
 use sextant_common::shutdown::Shutdown;
 use sextant_proto::jaeger::api_v2::SamplingStrategyResponse;
+use sextant_storage::sampling::SamplingStore;
 
+use adaptive::ThroughputAggregator;
 use file::{Strategies, StrategiesError};
 
-#[derive(clap::Args, Debug, Clone, Default)]
+/// `--sampling.config-type`: where strategies come from.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConfigType {
+    /// A strategies file (or the built-in default without one).
+    #[default]
+    File,
+    /// Adaptive sampling, calculated from observed throughput.
+    Adaptive,
+}
+
+#[derive(clap::Args, Debug, Clone)]
 pub struct SamplingArgs {
+    /// Where sampling strategies come from: `file` (`--sampling.strategies-file`, or the
+    /// built-in default) or `adaptive` (per-operation probabilities calculated from the
+    /// observed traffic, see `--sampling.target-samples-per-second`).
+    #[arg(
+        id = "sampling.config-type",
+        long = "sampling.config-type",
+        env = "SAMPLING_CONFIG_TYPE",
+        value_enum,
+        default_value = "file"
+    )]
+    pub config_type: ConfigType,
+
     /// Path of a sampling strategies file in Jaeger's JSON format. Without one, every
     /// service is sampled probabilistically at 0.001.
     #[arg(
@@ -42,6 +73,20 @@ pub struct SamplingArgs {
         value_parser = sextant_model::go_duration::parse_flag
     )]
     pub reload_interval: Duration,
+
+    #[command(flatten)]
+    pub adaptive: adaptive::AdaptiveArgs,
+}
+
+impl Default for SamplingArgs {
+    fn default() -> Self {
+        SamplingArgs {
+            config_type: ConfigType::File,
+            strategies_file: String::new(),
+            reload_interval: Duration::ZERO,
+            adaptive: adaptive::AdaptiveArgs::default(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,17 +101,70 @@ pub enum SamplingError {
         path: String,
         source: StrategiesError,
     },
+    #[error("adaptive sampling: {0}")]
+    Adaptive(String),
 }
 
-/// The current strategies; cheap to clone and read concurrently.
-#[derive(Clone, Default)]
+/// The current strategies, from whichever provider is configured; cheap to clone and read
+/// concurrently.
+#[derive(Clone)]
 pub struct SamplingProvider {
-    current: Arc<RwLock<Arc<Strategies>>>,
+    source: Source,
+}
+
+#[derive(Clone)]
+enum Source {
+    File(Arc<RwLock<Arc<Strategies>>>),
+    Adaptive(adaptive::AdaptiveStrategies),
+}
+
+impl Default for SamplingProvider {
+    fn default() -> Self {
+        SamplingProvider {
+            source: Source::File(Arc::default()),
+        }
+    }
+}
+
+/// What [`start`] returns: the provider the endpoints serve, and (with adaptive sampling)
+/// the aggregator the span processor feeds root spans to.
+pub struct Sampling {
+    pub provider: SamplingProvider,
+    pub aggregator: Option<Arc<ThroughputAggregator>>,
+}
+
+/// Starts the provider `args` selects. `store` holds adaptive sampling's state (unused by
+/// the file provider).
+pub async fn start(
+    args: &SamplingArgs,
+    store: Arc<dyn SamplingStore>,
+    shutdown: Shutdown,
+) -> Result<Sampling, SamplingError> {
+    match args.config_type {
+        ConfigType::File => Ok(Sampling {
+            provider: SamplingProvider::start(args, shutdown).await?,
+            aggregator: None,
+        }),
+        ConfigType::Adaptive => {
+            if !args.strategies_file.is_empty() {
+                tracing::warn!(
+                    "--sampling.strategies-file is ignored with --sampling.config-type=adaptive"
+                );
+            }
+            let running = adaptive::start(&args.adaptive, store, shutdown).await?;
+            Ok(Sampling {
+                provider: SamplingProvider {
+                    source: Source::Adaptive(running.strategies),
+                },
+                aggregator: Some(running.aggregator),
+            })
+        }
+    }
 }
 
 impl SamplingProvider {
-    /// Loads the configured file (a missing or invalid file fails start-up, as in Jaeger)
-    /// and starts the reload task when an interval is set.
+    /// The file provider: loads the configured file (a missing or invalid file fails
+    /// start-up, as in Jaeger) and starts the reload task when an interval is set.
     pub async fn start(args: &SamplingArgs, shutdown: Shutdown) -> Result<Self, SamplingError> {
         let provider = SamplingProvider::default();
         if args.strategies_file.is_empty() {
@@ -94,13 +192,23 @@ impl SamplingProvider {
         Ok(provider)
     }
 
+    /// Replaces the file provider's strategies (ignored, with a warning, by the adaptive
+    /// provider, whose strategies come from its store).
     pub fn set(&self, strategies: Strategies) {
-        *self.current.write() = Arc::new(strategies);
+        match &self.source {
+            Source::File(current) => *current.write() = Arc::new(strategies),
+            Source::Adaptive(_) => {
+                tracing::warn!("static strategies ignored: sampling is adaptive")
+            }
+        }
     }
 
     /// The strategy for `service`.
     pub fn strategy(&self, service: &str) -> SamplingStrategyResponse {
-        self.current.read().for_service(service).clone()
+        match &self.source {
+            Source::File(current) => current.read().for_service(service).clone(),
+            Source::Adaptive(strategies) => strategies.for_service(service),
+        }
     }
 }
 

@@ -24,6 +24,7 @@ pub mod indices;
 pub mod metrics;
 pub mod query;
 mod reader;
+pub mod sampling;
 pub mod templates;
 mod writer;
 
