@@ -23,7 +23,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesOrdered, StreamExt};
-use futures::FutureExt;
 use prometheus::IntCounter;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
@@ -265,39 +264,23 @@ impl Ingester {
                         break Err(IngestError::Deadlock(self.deadlock_interval));
                     }
                 }
-                received = self.consumer.recv(), if can_read => {
-                    let mut received = received;
-                    loop {
-                        match received {
-                            Ok(message) => {
-                                let partition = message.partition();
-                                count_message(&mut partition_counters, partition);
-                                batch.payloads.push(message.payload().unwrap_or_default());
-                                batch.offsets.insert(partition, message.offset());
-                                batch.started.get_or_insert_with(Instant::now);
-                                if batch.len() >= self.batch_max {
-                                    in_flight += batch.len();
-                                    pending.push_back(self.store(std::mem::take(&mut batch)));
-                                    break;
-                                }
-                            }
-                            Err(e) => {
-                                metrics::ERRORS.with_label_values(&["consume"]).inc();
-                                tracing::warn!(error = %e, "Kafka consume error");
-                                break;
-                            }
-                        }
-                        // Take the messages already waiting without a trip through
-                        // `select!` each; a full batch goes back to it (to be stored).
-                        if in_flight + batch.len() >= self.parallelism {
-                            break;
-                        }
-                        match self.consumer.recv().now_or_never() {
-                            Some(next) => received = next,
-                            None => break,
+                received = self.consumer.recv(), if can_read => match received {
+                    Ok(message) => {
+                        let partition = message.partition();
+                        count_message(&mut partition_counters, partition);
+                        batch.payloads.push(message.payload().unwrap_or_default());
+                        batch.offsets.insert(partition, message.offset());
+                        batch.started.get_or_insert_with(Instant::now);
+                        if batch.len() >= self.batch_max {
+                            in_flight += batch.len();
+                            pending.push_back(self.store(std::mem::take(&mut batch)));
                         }
                     }
-                }
+                    Err(e) => {
+                        metrics::ERRORS.with_label_values(&["consume"]).inc();
+                        tracing::warn!(error = %e, "Kafka consume error");
+                    }
+                },
             }
         };
         // Whatever was read is stored and committed if it can be within the drain time;
