@@ -12,7 +12,7 @@ use sextant_common::service::{ServiceRuntime, DRAIN_TIMEOUT};
 // malloc/free were a third of the agent's CPU under load; mimalloc's thread-local free
 // lists make the per-packet allocations much cheaper.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: sextant_common::alloc::MiMalloc = sextant_common::alloc::MiMalloc;
 
 /// Jaeger's agent admin port.
 const ADMIN_PORT: u16 = 14271;

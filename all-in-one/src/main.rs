@@ -6,6 +6,11 @@ use sextant_common::admin::AdminArgs;
 use sextant_common::logging::LogArgs;
 use sextant_common::service::{ServiceRuntime, DRAIN_TIMEOUT};
 
+// The servers' allocator (sextant_common::alloc): the collector's and the store's
+// allocations dominate ingest.
+#[global_allocator]
+static GLOBAL: sextant_common::alloc::MiMalloc = sextant_common::alloc::MiMalloc;
+
 /// Jaeger all-in-one's admin port (the collector's).
 const ADMIN_PORT: u16 = 14269;
 

@@ -11,9 +11,9 @@ use sextant_storage::StorageArgs;
 
 // glibc malloc/free (with its cross-thread frees and arena consolidation) were ~30% of the
 // collector's CPU under OTLP load: spans are allocated by the receiving task and freed by
-// the writer. mimalloc, as in the agent.
+// the writer. See sextant_common::alloc.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: sextant_common::alloc::MiMalloc = sextant_common::alloc::MiMalloc;
 
 /// Jaeger's collector admin port.
 const ADMIN_PORT: u16 = 14269;

@@ -10,10 +10,10 @@ use sextant_common::service::ServiceRuntime;
 use sextant_ingester::{run, IngesterArgs};
 use sextant_storage::{StorageArgs, StorageType};
 
-// mimalloc without transparent huge pages: spans per CPU-second of the ingester rose by
-// about a third against glibc's malloc (docs/benchmarks.md, Kafka section).
+// mimalloc without transparent huge pages (sextant_common::alloc): spans per CPU-second of
+// the ingester rose by about a third against glibc's malloc (docs/benchmarks.md, Kafka).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: sextant_common::alloc::MiMalloc = sextant_common::alloc::MiMalloc;
 
 /// Jaeger's ingester admin port.
 const ADMIN_PORT: u16 = 14270;

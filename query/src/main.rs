@@ -11,6 +11,10 @@ use sextant_common::shutdown::Shutdown;
 use sextant_query::QueryArgs;
 use sextant_storage::StorageArgs;
 
+// The servers' allocator (sextant_common::alloc): a trace response is many small strings.
+#[global_allocator]
+static GLOBAL: sextant_common::alloc::MiMalloc = sextant_common::alloc::MiMalloc;
+
 /// Jaeger's query admin port (health at `/`, metrics at `/metrics`).
 const ADMIN_PORT: u16 = 16687;
 /// How long in-flight requests get to finish after a shutdown signal.
