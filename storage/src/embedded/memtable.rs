@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use foldhash::fast::RandomState;
 use sextant_model::{Span, TraceId};
 
 use crate::matcher::CompiledQuery;
@@ -15,9 +16,10 @@ use crate::Operation;
 #[derive(Default)]
 pub struct Memtable {
     spans: Vec<Span>,
-    by_trace: HashMap<TraceId, Vec<u32>>,
-    by_service: HashMap<String, Vec<u32>>,
-    operations: HashMap<String, BTreeSet<Operation>>,
+    // foldhash: these are hashed for every span the commit thread inserts.
+    by_trace: HashMap<TraceId, Vec<u32>, RandomState>,
+    by_service: HashMap<String, Vec<u32>, RandomState>,
+    operations: HashMap<String, BTreeSet<Operation>, RandomState>,
     bytes: usize,
 }
 
