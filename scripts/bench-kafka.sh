@@ -11,7 +11,8 @@
 #
 # Knobs: REUSE_TOPIC=1 fills one topic once (one collector run) and drains it RUNS times,
 # each time with a new consumer group: the ingester figure without refilling the broker.
-# PERF=file records `perf record -g` of the last run's ingester into that file.
+# PERF=file records `perf record` of the last run's ingester into that file (PERF_ARGS: its
+# options, default `-g`; e.g. PERF_ARGS="--call-graph dwarf,16384 -F 499").
 # NO_BUILD=1 uses the binaries in target/release as they are; INGESTER=path and
 # COLLECTOR=path run other binaries (e.g. saved builds, to compare ingesters on messages
 # from one collector: what the messages carry changes the ingester's cost per span).
@@ -99,7 +100,7 @@ for run in $(seq 1 "$RUNS"); do
     wait_port "$iadmin"
     perf_pid=
     if [ -n "$PERF" ] && [ "$run" = "$RUNS" ]; then
-        perf record -g -o "$PERF" -p "$ipid" >"$work/perf.log" 2>&1 &
+        perf record ${PERF_ARGS:--g} -o "$PERF" -p "$ipid" >"$work/perf.log" 2>&1 &
         perf_pid=$!
     fi
     for _ in $(seq 1 6000); do
