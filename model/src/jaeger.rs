@@ -242,66 +242,19 @@ impl JaegerSpan {
     }
 
     /// Internal model → Jaeger (re-creating the lifted tags).
+    ///
+    /// The rules live in [`references`], [`span_tags`] and [`log_fields`], which the
+    /// borrowed UI JSON writer uses too, so the owned and the borrowed paths cannot drift.
     pub fn from_span(span: &Span) -> JaegerSpan {
-        let mut references = Vec::with_capacity(span.links.len() + 1);
-        if !span.parent_span_id.is_zero() {
-            references.push(JaegerRef {
-                ref_type: RefType::ChildOf,
-                trace_id: span.trace_id,
-                span_id: span.parent_span_id,
-            });
-        }
-        for link in &span.links {
-            let ref_type = match find_attr(&link.attributes, REF_TYPE_ATTR).and_then(|v| v.as_str())
-            {
-                Some("child_of") => RefType::ChildOf,
-                _ => RefType::FollowsFrom,
-            };
-            references.push(JaegerRef {
-                ref_type,
-                trace_id: link.trace_id,
-                span_id: link.span_id,
-            });
-        }
-
-        let mut tags = span.attributes.clone();
-        if span.kind != SpanKind::Unspecified {
-            tags.push(KeyValue::new(TAG_SPAN_KIND, span.kind.as_jaeger_str()));
-        }
-        match span.status.code {
-            StatusCode::Unset => {}
-            StatusCode::Ok => tags.push(KeyValue::new(TAG_STATUS_CODE, "OK")),
-            StatusCode::Error => tags.push(KeyValue::new(TAG_ERROR, true)),
-        }
-        if !span.status.message.is_empty() {
-            tags.push(KeyValue::new(
-                TAG_STATUS_DESCRIPTION,
-                span.status.message.clone(),
-            ));
-        }
-        if !span.trace_state.is_empty() {
-            tags.push(KeyValue::new(TAG_TRACE_STATE, span.trace_state.clone()));
-        }
-        if !span.scope.name.is_empty() {
-            tags.push(KeyValue::new(TAG_SCOPE_NAME, span.scope.name.clone()));
-        }
-        if !span.scope.version.is_empty() {
-            tags.push(KeyValue::new(TAG_SCOPE_VERSION, span.scope.version.clone()));
-        }
+        let mut tags = Vec::with_capacity(span.attributes.len() + derived_tags(span).count());
+        tags.extend(span_tags(span).map(TagRef::to_key_value));
 
         let logs = span
             .events
             .iter()
-            .map(|e| {
-                let mut fields = Vec::with_capacity(e.attributes.len() + 1);
-                if !e.name.is_empty() {
-                    fields.push(KeyValue::new(LOG_FIELD_EVENT, e.name.clone()));
-                }
-                fields.extend(e.attributes.iter().cloned());
-                JaegerLog {
-                    timestamp_us: ns_to_us(e.time_unix_nano),
-                    fields,
-                }
+            .map(|e| JaegerLog {
+                timestamp_us: ns_to_us(e.time_unix_nano),
+                fields: log_fields(e).map(TagRef::to_key_value).collect(),
             })
             .collect();
 
@@ -309,7 +262,7 @@ impl JaegerSpan {
             trace_id: span.trace_id,
             span_id: span.span_id,
             operation_name: span.name.clone(),
-            references,
+            references: references(span).collect(),
             flags: span.flags,
             start_time_us: ns_to_us(span.start_time_unix_nano),
             duration_us: ns_to_us(span.duration_nanos()),
@@ -320,6 +273,151 @@ impl JaegerSpan {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Internal model → Jaeger, borrowed: the rules [`JaegerSpan::from_span`] follows, as
+// iterators over the span's own data (no clones), for writers that stream the output.
+
+/// A tag value borrowed from a span: an attribute's value, or a value the mapping derives
+/// from a typed field (`span.kind`, status, trace state, scope, an event's name).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TagValue<'a> {
+    Any(&'a AnyValue),
+    Str(&'a str),
+    Bool(bool),
+}
+
+/// One Jaeger tag or log field, borrowed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TagRef<'a> {
+    pub key: &'a str,
+    pub value: TagValue<'a>,
+}
+
+impl<'a> TagRef<'a> {
+    pub fn attribute(kv: &'a KeyValue) -> Self {
+        TagRef {
+            key: &kv.key,
+            value: TagValue::Any(&kv.value),
+        }
+    }
+
+    pub fn to_key_value(self) -> KeyValue {
+        let value = match self.value {
+            TagValue::Any(v) => v.clone(),
+            TagValue::Str(s) => AnyValue::Str(s.to_string()),
+            TagValue::Bool(b) => AnyValue::Bool(b),
+        };
+        KeyValue {
+            key: self.key.to_string(),
+            value,
+        }
+    }
+}
+
+/// How many tags [`derived_tags`] yields at most.
+const DERIVED_TAGS_MAX: usize = 6;
+
+/// The tags re-created from typed span fields, in the order they follow the span's
+/// attributes: `span.kind`, `otel.status_code=OK` or `error=true`,
+/// `otel.status_description`, `w3c.tracestate`, `otel.scope.name`, `otel.scope.version`.
+pub fn derived_tags(span: &Span) -> impl Iterator<Item = TagRef<'_>> {
+    let kind = (span.kind != SpanKind::Unspecified)
+        .then(|| str_tag(TAG_SPAN_KIND, span.kind.as_jaeger_str()));
+    let status = match span.status.code {
+        StatusCode::Unset => None,
+        StatusCode::Ok => Some(str_tag(TAG_STATUS_CODE, "OK")),
+        StatusCode::Error => Some(TagRef {
+            key: TAG_ERROR,
+            value: TagValue::Bool(true),
+        }),
+    };
+    let all: [Option<TagRef<'_>>; DERIVED_TAGS_MAX] = [
+        kind,
+        status,
+        non_empty_tag(TAG_STATUS_DESCRIPTION, &span.status.message),
+        non_empty_tag(TAG_TRACE_STATE, &span.trace_state),
+        non_empty_tag(TAG_SCOPE_NAME, &span.scope.name),
+        non_empty_tag(TAG_SCOPE_VERSION, &span.scope.version),
+    ];
+    all.into_iter().flatten()
+}
+
+fn str_tag<'a>(key: &'a str, value: &'a str) -> TagRef<'a> {
+    TagRef {
+        key,
+        value: TagValue::Str(value),
+    }
+}
+
+fn non_empty_tag<'a>(key: &'a str, value: &'a str) -> Option<TagRef<'a>> {
+    (!value.is_empty()).then(|| str_tag(key, value))
+}
+
+/// All of a span's Jaeger tags: its attributes, then [`derived_tags`].
+pub fn span_tags(span: &Span) -> impl Iterator<Item = TagRef<'_>> {
+    span.attributes
+        .iter()
+        .map(TagRef::attribute)
+        .chain(derived_tags(span))
+}
+
+/// A log's fields: `event` (the event's name, when it has one) first, then its attributes.
+pub fn log_fields(event: &Event) -> impl Iterator<Item = TagRef<'_>> {
+    non_empty_tag(LOG_FIELD_EVENT, &event.name)
+        .into_iter()
+        .chain(event.attributes.iter().map(TagRef::attribute))
+}
+
+/// The reference type a link goes back to: the one its `opentracing.ref_type` attribute
+/// names, `FOLLOWS_FROM` when it names none (a link is not a parent).
+pub fn link_ref_type(link: &Link) -> RefType {
+    match find_attr(&link.attributes, REF_TYPE_ATTR).and_then(|v| v.as_str()) {
+        Some("child_of") => RefType::ChildOf,
+        _ => RefType::FollowsFrom,
+    }
+}
+
+/// A span's references: the parent as `CHILD_OF` first (when it has one), then one per
+/// link.
+pub fn references(span: &Span) -> impl ExactSizeIterator<Item = JaegerRef> + '_ {
+    let parent = (!span.parent_span_id.is_zero()).then_some(JaegerRef {
+        ref_type: RefType::ChildOf,
+        trace_id: span.trace_id,
+        span_id: span.parent_span_id,
+    });
+    References {
+        parent,
+        links: span.links.iter(),
+    }
+}
+
+/// [`references`]' iterator; hand-written so that its length is exact (writers size
+/// arrays from it).
+struct References<'a> {
+    parent: Option<JaegerRef>,
+    links: std::slice::Iter<'a, Link>,
+}
+
+impl Iterator for References<'_> {
+    type Item = JaegerRef;
+    fn next(&mut self) -> Option<JaegerRef> {
+        if let Some(p) = self.parent.take() {
+            return Some(p);
+        }
+        self.links.next().map(|link| JaegerRef {
+            ref_type: link_ref_type(link),
+            trace_id: link.trace_id,
+            span_id: link.span_id,
+        })
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.links.len() + usize::from(self.parent.is_some());
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for References<'_> {}
 
 /// Nanoseconds → Jaeger microseconds (truncating, as Jaeger does).
 pub fn ns_to_us(ns: u64) -> i64 {

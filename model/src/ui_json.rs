@@ -7,7 +7,10 @@
 //! ```
 //!
 //! Every span goes through [`JaegerSpan::from_span`] / [`JaegerSpan::into_span`]; this module
-//! only does the structural part. Conventions copied from Jaeger's Go encoder, which a
+//! only does the structural part. [`UiTraceRef`] writes the same bytes as serializing
+//! [`UiTrace::from_trace`], straight from borrowed spans (the query service's response
+//! path); it shares the mapping rules (`jaeger::derived_tags`, `jaeger::references`, …),
+//! the tag typing ([`ui_value`]) and the process table with the owned path. Conventions copied from Jaeger's Go encoder, which a
 //! reader would otherwise ask about:
 //!
 //! * `references`, `tags`, `logs`, a log's `fields` and a process's `tags` are always
@@ -28,9 +31,8 @@
 //! module writes plus the usual looseness of hand-edited files (missing arrays, `null`,
 //! numbers given as strings), and rejects anything it cannot map with a [`DecodeError`].
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
 
 use base64::Engine;
@@ -38,8 +40,11 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::error::DecodeError;
-use crate::jaeger::{JaegerLog, JaegerRef, JaegerSpan, RefType};
+use crate::jaeger::{JaegerLog, JaegerRef, JaegerSpan, RefType, TagValue};
 use crate::span::{format_float, AnyValue, KeyValue, Resource, Span, SpanId, Trace, TraceId};
+
+mod encode;
+pub use encode::UiTraceRef;
 
 const FORMAT: &str = "jaeger ui json";
 
@@ -154,9 +159,8 @@ impl UiTrace {
         let ui_spans = spans
             .iter()
             .map(|span| {
-                let j = JaegerSpan::from_span(span);
-                let process_id = processes.key_for(&j.process);
-                ui_span(j, process_id)
+                let process_id = process_key(processes.index_of(&span.resource));
+                ui_span(JaegerSpan::from_span(span), process_id)
             })
             .collect();
         UiTrace {
@@ -224,22 +228,18 @@ fn ui_process(r: &Resource) -> UiProcess {
 
 /// One typed tag, rendered the way Jaeger's Go encoder renders it.
 pub fn ui_key_value(kv: &KeyValue) -> UiKeyValue {
-    let (value_type, value) = match &kv.value {
-        AnyValue::Str(s) => ("string", Value::String(s.clone())),
-        AnyValue::Bool(b) => ("bool", Value::Bool(*b)),
-        AnyValue::Int(i) => {
-            if (-JS_MAX_SAFE_INTEGER..=JS_MAX_SAFE_INTEGER).contains(i) {
-                ("int64", Value::from(*i))
-            } else {
-                ("int64", Value::String(i.to_string()))
-            }
-        }
-        AnyValue::Double(d) => ("float64", float_value(*d)),
-        AnyValue::Bytes(b) => (
-            "binary",
-            Value::String(base64::engine::general_purpose::STANDARD.encode(b)),
-        ),
-        other => ("string", Value::String(other.to_string_lossy())),
+    let (value_type, value) = ui_value(TagValue::Any(&kv.value));
+    let value = match value {
+        UiValue::Str(s) => Value::String(s.to_string()),
+        UiValue::Bool(b) => Value::Bool(b),
+        UiValue::Int(i) => Value::from(i),
+        UiValue::IntAsString(i) => Value::String(i.to_string()),
+        UiValue::Float(d) => serde_json::Number::from_f64(d)
+            .map(Value::Number)
+            .unwrap_or_else(|| Value::String(format_float(d))),
+        UiValue::NonFinite(text) => Value::String(text.to_string()),
+        UiValue::Binary(b) => Value::String(base64::engine::general_purpose::STANDARD.encode(b)),
+        UiValue::Lossy(v) => Value::String(v.to_string_lossy()),
     };
     UiKeyValue {
         key: kv.key.clone(),
@@ -248,9 +248,53 @@ pub fn ui_key_value(kv: &KeyValue) -> UiKeyValue {
     }
 }
 
+/// A tag value as the UI JSON holds it. [`ui_value`] is the one place the typing rules
+/// live: [`ui_key_value`] turns the result into a `serde_json::Value`, the borrowed writer
+/// streams it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum UiValue<'a> {
+    Str(&'a str),
+    Bool(bool),
+    /// A JSON number (an `int64` in JavaScript's safe range, or an integral `float64`).
+    Int(i64),
+    /// An `int64` outside ±(2^53−1), as a decimal string.
+    IntAsString(i64),
+    /// A finite, non-integral (or huge) `float64`, as serde_json prints an `f64`.
+    Float(f64),
+    /// `NaN`, `+Inf`, `-Inf` as strings.
+    NonFinite(&'static str),
+    /// Standard base64 in a string.
+    Binary(&'a [u8]),
+    /// Arrays, maps and the empty value: [`AnyValue::to_string_lossy`] in a string.
+    Lossy(&'a AnyValue),
+}
+
+/// The `type` and value of one tag.
+pub fn ui_value(value: TagValue<'_>) -> (&'static str, UiValue<'_>) {
+    let v = match value {
+        TagValue::Any(v) => v,
+        TagValue::Str(s) => return ("string", UiValue::Str(s)),
+        TagValue::Bool(b) => return ("bool", UiValue::Bool(b)),
+    };
+    match v {
+        AnyValue::Str(s) => ("string", UiValue::Str(s)),
+        AnyValue::Bool(b) => ("bool", UiValue::Bool(*b)),
+        AnyValue::Int(i) => {
+            if (-JS_MAX_SAFE_INTEGER..=JS_MAX_SAFE_INTEGER).contains(i) {
+                ("int64", UiValue::Int(*i))
+            } else {
+                ("int64", UiValue::IntAsString(*i))
+            }
+        }
+        AnyValue::Double(d) => ("float64", float_value(*d)),
+        AnyValue::Bytes(b) => ("binary", UiValue::Binary(b)),
+        other => ("string", UiValue::Lossy(other)),
+    }
+}
+
 /// Go prints an integral float without a fraction (`1`, not `1.0`); non-finite floats,
 /// which JSON cannot hold, become strings.
-fn float_value(d: f64) -> Value {
+fn float_value(d: f64) -> UiValue<'static> {
     if !d.is_finite() {
         let text = if d.is_nan() {
             "NaN"
@@ -259,56 +303,92 @@ fn float_value(d: f64) -> Value {
         } else {
             "-Inf"
         };
-        return Value::String(text.to_string());
+        return UiValue::NonFinite(text);
     }
     // Below 2^63 the cast is exact for an integral value.
     if d == d.trunc() && d.abs() < 9.0e18 {
-        return Value::from(d as i64);
+        return UiValue::Int(d as i64);
     }
-    serde_json::Number::from_f64(d)
-        .map(Value::Number)
-        .unwrap_or_else(|| Value::String(format_float(d)))
+    UiValue::Float(d)
 }
 
-/// Assigns `p1`, `p2`, … to distinct processes in order of first appearance.
+/// Assigns `p1`, `p2`, … to distinct processes (equal service name and tags) in order of
+/// first appearance. Shared by [`UiTrace::from_spans`] and [`UiTraceRef`].
+///
+/// A trace usually has a handful of processes, found by a linear scan (pointer identity,
+/// then equality); past [`ProcessTable::LINEAR_MAX`] a hash index takes over. Both find the
+/// first entry that is the same `Arc` or equal, so the keys do not depend on the path.
 #[derive(Default)]
-struct ProcessTable {
-    /// Hash of (service name, tag keys) → indices into `entries`; equality decides.
-    buckets: HashMap<u64, Vec<usize>>,
-    entries: Vec<Arc<Resource>>,
-    /// Spans of one batch share one `Arc`: remember the last hit to skip the comparison.
-    last: Option<(Arc<Resource>, usize)>,
+pub(crate) struct ProcessTable<'a> {
+    pub(crate) entries: Vec<&'a Resource>,
+    /// Hash of (service name, tag keys) → indices into `entries`; empty until `entries`
+    /// outgrows the linear scan.
+    buckets: HashMap<u64, Vec<usize>, BuildHasherDefault<FxHasher>>,
+    /// Spans of one batch share one `Arc`: remember the last hit to skip the lookup.
+    last: Option<(&'a Resource, usize)>,
 }
 
-impl ProcessTable {
-    fn key_for(&mut self, process: &Arc<Resource>) -> String {
-        if let Some((last, idx)) = &self.last {
-            if Arc::ptr_eq(last, process) {
-                return process_key(*idx);
+/// Pointer identity first: cheaper, and it keeps a resource whose tags do not equal
+/// themselves (a NaN value) on one key.
+fn same_process(a: &Resource, b: &Resource) -> bool {
+    std::ptr::eq(a, b) || (a.service_name == b.service_name && a.attributes == b.attributes)
+}
+
+fn process_hash(r: &Resource) -> u64 {
+    let mut h = FxHasher::default();
+    r.service_name.hash(&mut h);
+    for kv in &r.attributes {
+        kv.key.hash(&mut h);
+    }
+    h.finish()
+}
+
+impl<'a> ProcessTable<'a> {
+    const LINEAR_MAX: usize = 16;
+
+    /// The index of `process` (its key is `p{index + 1}`), adding it when new.
+    pub(crate) fn index_of(&mut self, process: &'a Resource) -> usize {
+        if let Some((last, idx)) = self.last {
+            if std::ptr::eq(last, process) {
+                return idx;
             }
         }
-        let mut h = DefaultHasher::new();
-        process.service_name.hash(&mut h);
-        for kv in &process.attributes {
-            kv.key.hash(&mut h);
-        }
-        let bucket = self.buckets.entry(h.finish()).or_default();
-        let found = bucket.iter().copied().find(|&i| {
-            self.entries.get(i).is_some_and(|e| {
-                e.service_name == process.service_name && e.attributes == process.attributes
+        let found = if self.buckets.is_empty() {
+            self.entries
+                .iter()
+                .position(|e| std::ptr::eq(*e, process))
+                .or_else(|| self.entries.iter().position(|e| same_process(e, process)))
+        } else {
+            self.buckets.get(&process_hash(process)).and_then(|bucket| {
+                bucket.iter().copied().find(|&i| {
+                    self.entries
+                        .get(i)
+                        .is_some_and(|e| same_process(e, process))
+                })
             })
-        });
+        };
         let idx = match found {
             Some(i) => i,
-            None => {
-                self.entries.push(process.clone());
-                let i = self.entries.len() - 1;
-                bucket.push(i);
-                i
-            }
+            None => self.push(process),
         };
-        self.last = Some((process.clone(), idx));
-        process_key(idx)
+        self.last = Some((process, idx));
+        idx
+    }
+
+    fn push(&mut self, process: &'a Resource) -> usize {
+        let idx = self.entries.len();
+        self.entries.push(process);
+        if !self.buckets.is_empty() {
+            self.buckets
+                .entry(process_hash(process))
+                .or_default()
+                .push(idx);
+        } else if self.entries.len() > Self::LINEAR_MAX {
+            for (i, e) in self.entries.iter().enumerate() {
+                self.buckets.entry(process_hash(e)).or_default().push(i);
+            }
+        }
+        idx
     }
 
     fn into_map(self) -> BTreeMap<String, UiProcess> {
@@ -322,6 +402,47 @@ impl ProcessTable {
 
 fn process_key(idx: usize) -> String {
     format!("p{}", idx.saturating_add(1))
+}
+
+/// A small multiplicative hasher (the rustc / Firefox "Fx" scheme): the process table
+/// hashes a few short strings per distinct `Arc`, where SipHash's setup dominated.
+/// Not DoS-resistant, which is fine: a bucket only ever holds one trace's processes.
+#[derive(Default)]
+pub(crate) struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 // ---------------------------------------------------------------------------------------

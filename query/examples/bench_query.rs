@@ -12,12 +12,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sextant_common::shutdown::Shutdown;
-use sextant_model::ui_json::UiTrace;
+use sextant_model::ui_json::UiTraceRef;
 use sextant_model::{KeyValue, Resource, Span, SpanId, SpanKind, TraceId};
 use sextant_query::{QueryArgs, Stores};
 use sextant_storage::embedded::EmbeddedArgs;
 use sextant_storage::memory::MemoryStore;
 use sextant_storage::{Storage, TraceQuery};
+
+// The query binary's allocator, so the figures are the binary's.
+#[global_allocator]
+static GLOBAL: sextant_common::alloc::MiMalloc = sextant_common::alloc::MiMalloc;
 
 const TRACES: u64 = 2_000;
 const SPANS_PER_TRACE: u64 = 20;
@@ -179,7 +183,7 @@ async fn bench(store: &str, storage: Storage) {
                 .await
                 .expect("get")
                 .expect("found");
-            let body = serde_json::to_vec(&UiTrace::from_trace(&t)).expect("json");
+            let body = serde_json::to_vec(&UiTraceRef::new(&t)).expect("json");
             assert!(body.len() > 100);
         }
     })
@@ -229,7 +233,7 @@ async fn bench(store: &str, storage: Storage) {
         let query = query.clone();
         async move {
             let traces = service.find_traces(&query, false).await.expect("find");
-            let ui: Vec<UiTrace> = traces.iter().map(UiTrace::from_trace).collect();
+            let ui: Vec<UiTraceRef> = traces.iter().map(UiTraceRef::new).collect();
             assert!(serde_json::to_vec(&ui).expect("json").len() > 1000);
         }
     })

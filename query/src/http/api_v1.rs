@@ -11,6 +11,8 @@
 //! | `GET /api/dependencies?endTs=&lookback=` | `[{"parent", "child", "callCount"}]` |
 //!
 //! Bad parameters answer 400, storage failures 500 (see [`ApiError`]), both in the envelope.
+//! Traces are written by [`UiTraceRef`] straight from the stored spans (the same bytes as
+//! serializing `UiTrace::from_trace`, without building the owned copy).
 
 use std::collections::BTreeSet;
 use std::time::SystemTime;
@@ -22,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
-use sextant_model::ui_json::UiTrace;
+use sextant_model::ui_json::UiTraceRef;
 use sextant_model::TraceId;
 
 use super::params::{
@@ -147,7 +149,7 @@ async fn get_trace(
         Err(e) => return ApiError::bad_request(e.body_text()).into_response(),
     };
     match st.service.get_trace(id, params.raw()).await {
-        Ok(Some(trace)) => ok(&params, Envelope::new(vec![UiTrace::from_trace(&trace)])),
+        Ok(Some(trace)) => ok(&params, Envelope::new([UiTraceRef::new(&trace)])),
         Ok(None) => ApiError::not_found(TRACE_NOT_FOUND).into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
@@ -163,7 +165,7 @@ async fn search(State(st): State<ApiState>, RawQuery(raw): RawQuery) -> Response
     if trace_ids.is_empty() {
         return match st.service.find_traces(&query, raw).await {
             Ok(traces) => {
-                let data: Vec<UiTrace> = traces.iter().map(UiTrace::from_trace).collect();
+                let data: Vec<UiTraceRef> = traces.iter().map(UiTraceRef::new).collect();
                 ok(&params, Envelope::new(data))
             }
             Err(e) => ApiError::from(e).into_response(),
@@ -182,7 +184,7 @@ async fn search(State(st): State<ApiState>, RawQuery(raw): RawQuery) -> Response
                     trace_id: id.to_jaeger_string(),
                 })
                 .collect();
-            let data: Vec<UiTrace> = traces.iter().map(UiTrace::from_trace).collect();
+            let data: Vec<UiTraceRef> = traces.iter().map(UiTraceRef::new).collect();
             ok(&params, Envelope::new(data).with_errors(errors))
         }
         Err(e) => ApiError::from(e).into_response(),
@@ -215,5 +217,70 @@ async fn dependencies(State(st): State<ApiState>, RawQuery(raw): RawQuery) -> Re
             ok(&params, Envelope::new(data))
         }
         Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sextant_model::ui_json::UiTrace;
+    use sextant_model::{KeyValue, Resource, Span, SpanId, SpanKind, Trace};
+
+    use super::*;
+
+    fn envelope_bytes<T: Serialize>(body: &Envelope<T>, pretty: bool) -> Vec<u8> {
+        if pretty {
+            let mut out = Vec::new();
+            let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+            body.serialize(&mut serde_json::Serializer::with_formatter(&mut out, fmt))
+                .unwrap();
+            out
+        } else {
+            serde_json::to_vec(body).unwrap()
+        }
+    }
+
+    /// The handlers' envelopes of borrowed traces are byte for byte the envelopes of
+    /// `UiTrace::from_trace` (the model crate tests the trace writer itself in depth).
+    #[test]
+    fn borrowed_envelopes_match_owned_ones() {
+        let resource = Arc::new(Resource {
+            service_name: "frontend".into(),
+            attributes: vec![KeyValue::new("hostname", "h1")],
+            ..Default::default()
+        });
+        let trace = Trace {
+            spans: (1..4u64)
+                .map(|i| Span {
+                    trace_id: TraceId(0xabc),
+                    span_id: SpanId(i),
+                    parent_span_id: SpanId(i - 1),
+                    name: format!("op-{i}"),
+                    kind: SpanKind::Server,
+                    attributes: vec![KeyValue::new("n", i as i64)],
+                    resource: resource.clone(),
+                    ..Default::default()
+                })
+                .collect(),
+        };
+        let traces = [trace.clone(), Trace::default()];
+        for pretty in [false, true] {
+            assert_eq!(
+                envelope_bytes(&Envelope::new([UiTraceRef::new(&trace)]), pretty),
+                envelope_bytes(&Envelope::new(vec![UiTrace::from_trace(&trace)]), pretty),
+            );
+            let errors = vec![StructuredError {
+                code: 0,
+                msg: TRACE_NOT_FOUND.to_string(),
+                trace_id: "ffff".into(),
+            }];
+            let borrowed: Vec<UiTraceRef> = traces.iter().map(UiTraceRef::new).collect();
+            let owned: Vec<UiTrace> = traces.iter().map(UiTrace::from_trace).collect();
+            assert_eq!(
+                envelope_bytes(&Envelope::new(borrowed).with_errors(errors.clone()), pretty),
+                envelope_bytes(&Envelope::new(owned).with_errors(errors), pretty),
+            );
+        }
     }
 }
