@@ -93,9 +93,62 @@ fn us_to_ns(us: i64, what: &str, warnings: &mut Vec<String>) -> u64 {
     }
 }
 
-fn take_tag(tags: &mut Vec<KeyValue>, key: &str) -> Option<AnyValue> {
-    let pos = tags.iter().position(|kv| kv.key == key)?;
-    Some(tags.remove(pos).value)
+/// How many tags [`JaegerSpan::into_span`] lifts into span fields; see [`lifted_slot`].
+const LIFTED: usize = 9;
+const SLOT_ERROR: usize = 1;
+
+/// The slot of a tag that [`JaegerSpan::into_span`] lifts into a span field (the order of
+/// the destructuring there), or `None` for an ordinary tag.
+fn lifted_slot(key: &str) -> Option<usize> {
+    Some(match key {
+        TAG_SPAN_KIND => 0,
+        TAG_ERROR => SLOT_ERROR,
+        TAG_STATUS_CODE => 2,
+        TAG_STATUS_DESCRIPTION => 3,
+        TAG_TRACE_STATE => 4,
+        TAG_SCOPE_NAME => 5,
+        TAG_SCOPE_VERSION => 6,
+        TAG_LIBRARY_NAME => 7,
+        TAG_LIBRARY_VERSION => 8,
+        _ => return None,
+    })
+}
+
+/// Removes the first tag of each lifted key (the `error` tag only when some `error` tag is
+/// true) in one pass, keeping the other tags in order; returns the removed values by slot.
+/// The same result as removing them one key at a time, without a scan per key: every
+/// OpenTelemetry-sourced span carries `span.kind`, so this runs for nearly every span.
+fn take_lifted_tags(tags: &mut Vec<KeyValue>) -> [Option<AnyValue>; LIFTED] {
+    let mut first = [None::<usize>; LIFTED];
+    let mut error_true = false;
+    for (i, kv) in tags.iter().enumerate() {
+        if let Some(slot) = lifted_slot(&kv.key) {
+            if slot == SLOT_ERROR && is_true(&kv.value) {
+                error_true = true;
+            }
+            if let Some(f) = first.get_mut(slot) {
+                f.get_or_insert(i);
+            }
+        }
+    }
+    if !error_true {
+        first[SLOT_ERROR] = None;
+    }
+    let mut taken: [Option<AnyValue>; LIFTED] = Default::default();
+    for (slot, pos) in first.iter().enumerate() {
+        if let (Some(pos), Some(out)) = (pos, taken.get_mut(slot)) {
+            *out = tags
+                .get_mut(*pos)
+                .map(|kv| std::mem::replace(&mut kv.value, AnyValue::Empty));
+        }
+    }
+    let mut i = 0;
+    tags.retain(|_| {
+        let keep = !first.contains(&Some(i));
+        i += 1;
+        keep
+    });
+    taken
 }
 
 fn is_true(v: &AnyValue) -> bool {
@@ -131,40 +184,33 @@ impl JaegerSpan {
         let mut status = Status::default();
         let mut trace_state = String::new();
         let mut scope: Option<Scope> = None;
-        if tags.iter().any(|kv| is_special_tag(&kv.key)) {
-            if let Some(v) = take_tag(&mut tags, TAG_SPAN_KIND) {
+        if tags.iter().any(|kv| lifted_slot(&kv.key).is_some()) {
+            let [span_kind, error, status_code, status_description, state, scope_name, scope_version, library_name, library_version] =
+                take_lifted_tags(&mut tags);
+            if let Some(v) = span_kind {
                 match SpanKind::from_jaeger_str(&v.to_string_lossy()) {
                     Some(k) => kind = k,
                     // An unknown kind stays visible as a plain tag.
                     None => tags.push(KeyValue::new(TAG_SPAN_KIND, v)),
                 }
             }
-            if tags
-                .iter()
-                .any(|kv| kv.key == TAG_ERROR && is_true(&kv.value))
-            {
-                take_tag(&mut tags, TAG_ERROR);
+            if error.is_some() {
                 status.code = StatusCode::Error;
             }
-            if let Some(v) = take_tag(&mut tags, TAG_STATUS_CODE) {
+            if let Some(v) = status_code {
                 match v.to_string_lossy().to_ascii_uppercase().as_str() {
                     "ERROR" => status.code = StatusCode::Error,
                     "OK" => status.code = StatusCode::Ok,
                     _ => {}
                 }
             }
-            if let Some(v) = take_tag(&mut tags, TAG_STATUS_DESCRIPTION) {
+            if let Some(v) = status_description {
                 status.message = v.to_string_lossy();
             }
-            if let Some(v) = take_tag(&mut tags, TAG_TRACE_STATE) {
+            if let Some(v) = state {
                 trace_state = v.to_string_lossy();
             }
-            for (name_key, version_key) in [
-                (TAG_SCOPE_NAME, TAG_SCOPE_VERSION),
-                (TAG_LIBRARY_NAME, TAG_LIBRARY_VERSION),
-            ] {
-                let name = take_tag(&mut tags, name_key);
-                let version = take_tag(&mut tags, version_key);
+            for (name, version) in [(scope_name, scope_version), (library_name, library_version)] {
                 if name.is_some() || version.is_some() {
                     let s = scope.get_or_insert_with(Scope::default);
                     if let Some(n) = name {
@@ -424,24 +470,64 @@ pub fn ns_to_us(ns: u64) -> i64 {
     (ns / 1000).min(i64::MAX as u64) as i64
 }
 
-fn is_special_tag(key: &str) -> bool {
-    matches!(
-        key,
-        TAG_SPAN_KIND
-            | TAG_ERROR
-            | TAG_STATUS_CODE
-            | TAG_STATUS_DESCRIPTION
-            | TAG_TRACE_STATE
-            | TAG_SCOPE_NAME
-            | TAG_SCOPE_VERSION
-            | TAG_LIBRARY_NAME
-            | TAG_LIBRARY_VERSION
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The lifting as it was written first, one scan and removal per key: the oracle for
+    /// [`take_lifted_tags`].
+    fn take_one_key_at_a_time(tags: &mut Vec<KeyValue>) -> [Option<AnyValue>; LIFTED] {
+        fn take(tags: &mut Vec<KeyValue>, key: &str) -> Option<AnyValue> {
+            let pos = tags.iter().position(|kv| kv.key == key)?;
+            Some(tags.remove(pos).value)
+        }
+        let error_true = tags
+            .iter()
+            .any(|kv| kv.key == TAG_ERROR && is_true(&kv.value));
+        [
+            take(tags, TAG_SPAN_KIND),
+            if error_true {
+                take(tags, TAG_ERROR)
+            } else {
+                None
+            },
+            take(tags, TAG_STATUS_CODE),
+            take(tags, TAG_STATUS_DESCRIPTION),
+            take(tags, TAG_TRACE_STATE),
+            take(tags, TAG_SCOPE_NAME),
+            take(tags, TAG_SCOPE_VERSION),
+            take(tags, TAG_LIBRARY_NAME),
+            take(tags, TAG_LIBRARY_VERSION),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lifting_in_one_pass_equals_one_key_at_a_time(
+            picks in proptest::collection::vec((0usize..12, 0usize..4), 0..24)
+        ) {
+            let keys = [
+                TAG_SPAN_KIND, TAG_ERROR, TAG_STATUS_CODE, TAG_STATUS_DESCRIPTION,
+                TAG_TRACE_STATE, TAG_SCOPE_NAME, TAG_SCOPE_VERSION, TAG_LIBRARY_NAME,
+                TAG_LIBRARY_VERSION, "http.method", "errors", "",
+            ];
+            let values = [
+                AnyValue::Bool(true),
+                AnyValue::Bool(false),
+                AnyValue::Str("TRUE".into()),
+                AnyValue::Str("client".into()),
+            ];
+            let tags: Vec<KeyValue> = picks
+                .iter()
+                .map(|&(k, v)| KeyValue { key: keys[k].to_string(), value: values[v].clone() })
+                .collect();
+            let (mut a, mut b) = (tags.clone(), tags);
+            let fast = take_lifted_tags(&mut a);
+            let slow = take_one_key_at_a_time(&mut b);
+            proptest::prop_assert_eq!(fast, slow);
+            proptest::prop_assert_eq!(a, b);
+        }
+    }
 
     fn sample() -> JaegerSpan {
         let tid = TraceId::from_halves(7, 9);
