@@ -44,7 +44,13 @@ pub struct RunningAllInOne {
     pub collector: sextant_collector::RunningCollector,
     pub query: sextant_query::RunningQuery,
     pub agent: sextant_agent::RunningAgent,
+    /// Closed last, once nothing writes any more (the embedded store flushes its buffer).
+    pub writers: Vec<std::sync::Arc<dyn sextant_storage::SpanWriter>>,
 }
+
+/// Closing a store flushes at most its write buffers; if that takes longer, nothing is
+/// lost (the write-ahead log is replayed at the next start).
+const STORE_CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl RunningAllInOne {
     /// Waits for every component to drain after shutdown (each bounded by `timeout`).
@@ -54,6 +60,13 @@ impl RunningAllInOne {
         self.agent.join(timeout).await;
         self.collector.join(timeout).await;
         let _ = tokio::time::timeout(timeout, self.query.wait()).await;
+        for w in self.writers {
+            match tokio::time::timeout(STORE_CLOSE_TIMEOUT, w.close()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "closing span storage"),
+                Err(_) => tracing::warn!("span storage did not close in time"),
+            }
+        }
     }
 }
 
@@ -91,6 +104,8 @@ pub async fn run(
         DEFAULT_STORAGE,
     )
     .await?;
+    let mut writers = vec![storage.writer.clone()];
+    writers.extend(archive.as_ref().map(|a| a.writer.clone()));
     let stores = sextant_query::Stores {
         primary: storage,
         archive,
@@ -106,6 +121,7 @@ pub async fn run(
         collector,
         query,
         agent,
+        writers,
     })
 }
 

@@ -48,6 +48,13 @@ pub type Result<T> = std::result::Result<T, StorageError>;
 #[async_trait]
 pub trait SpanWriter: Send + Sync {
     async fn write_spans(&self, spans: Vec<Span>) -> Result<()>;
+
+    /// Called once at a clean shutdown, after the last write: a backend that buffers
+    /// (the embedded store's write buffer) settles its data. Writes and reads afterwards may
+    /// fail. Nothing acknowledged may depend on it (a crash never calls it).
+    async fn close(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// One operation of a service, as `/api/operations` lists it.

@@ -28,7 +28,7 @@ use super::cache::BlockCache;
 use super::deps::flush_edges;
 use super::memtable::Memtable;
 use super::segment::Segment;
-use super::segment_write::{write_segment, Edges};
+use super::segment_write::{write_segment, Edges, WriteOptions, BLOCK_BYTES};
 use super::wal::{self, WalWriter};
 use crate::{Result, StorageError};
 
@@ -49,6 +49,8 @@ pub struct EmbeddedOptions {
     pub cache_spans: usize,
     /// zstd level for segment blocks and indexes.
     pub compression_level: i32,
+    /// Target size of a segment data block (see `WriteOptions::block_bytes`).
+    pub block_bytes: usize,
     /// Write requests queued for the commit thread before writers wait.
     pub queue_depth: usize,
     /// Acknowledge a write that fills the buffer only once the buffer is in segment files,
@@ -65,6 +67,7 @@ impl Default for EmbeddedOptions {
             max_buffer_spans: 250_000,
             cache_spans: 100_000,
             compression_level: 3,
+            block_bytes: BLOCK_BYTES,
             queue_depth: 1024,
             flush_before_ack: false,
         }
@@ -260,7 +263,10 @@ impl Shared {
                 partition,
                 spans,
                 e,
-                self.options.compression_level,
+                WriteOptions {
+                    level: self.options.compression_level,
+                    block_bytes: self.options.block_bytes,
+                },
             )
             .map_err(|e| backend("writing a segment", e))?;
             let seg = Segment::open(&path, id).map_err(|e| backend("reopening a segment", e))?;

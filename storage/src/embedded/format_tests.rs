@@ -11,7 +11,7 @@ use sextant_model::{
 
 use super::codec::{decode_spans, encode_spans};
 use super::segment::Segment;
-use super::segment_write::{write_segment, Edges};
+use super::segment_write::{write_segment, Edges, WriteOptions};
 use crate::matcher::ValueMatcher;
 
 fn rich(trace: u128, id: u64, parent: u64, start: u64) -> Span {
@@ -121,7 +121,7 @@ fn damaged_span_payloads_are_errors_not_panics() {
 fn write_sample(dir: &std::path::Path) -> std::path::PathBuf {
     let mut edges = Edges::new();
     edges.insert(("a".into(), "b".into()), vec![10, 20, 30]);
-    write_segment(dir, 1, 7, sample(), &edges, 3).unwrap()
+    write_segment(dir, 1, 7, sample(), &edges, WriteOptions::default()).unwrap()
 }
 
 #[test]
@@ -187,6 +187,100 @@ fn damaged_segments_are_errors_not_panics() {
             }
             let _ = seg.tag_ordinals("host", &ValueMatcher::new("h1").unwrap());
             let _ = seg.tag_ordinals("s", &ValueMatcher::new("t.*").unwrap());
+        }
+    }
+}
+
+/// `testdata/v1.seg` was written by the version 1 writer from `sample()` (segment 1,
+/// partition 7, edges a→b at 10, 20, 30): this build must keep reading it, every index
+/// included.
+#[test]
+fn version_1_segments_are_still_read() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/embedded/testdata/v1.seg");
+    let old = Segment::open(&path, 1).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let new = Segment::open(&write_sample(dir.path()), 2).unwrap();
+    assert_eq!(old.span_count, new.span_count);
+    let cache = super::cache::BlockCache::new(1000);
+    for t in 1..=20u128 {
+        let (a, b) = (old.trace_ordinal(TraceId(t)), new.trace_ordinal(TraceId(t)));
+        assert_eq!(a, b);
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(cache.trace(&old, a).unwrap(), cache.trace(&new, b).unwrap());
+    }
+    for (service, op) in [("", ""), ("svc-0", ""), ("svc-1", "op-1"), ("", "op-2")] {
+        assert_eq!(
+            old.stat_posting(service, op).unwrap(),
+            new.stat_posting(service, op).unwrap(),
+            "{service}/{op}"
+        );
+    }
+    for (key, value) in [("host", "h1"), ("s", "t.*"), ("long", "x+"), ("i", "-42")] {
+        let m = ValueMatcher::new(value).unwrap();
+        let got = old.tag_ordinals(key, &m).unwrap();
+        assert!(!got.is_empty(), "{key}={value}");
+        assert_eq!(got, new.tag_ordinals(key, &m).unwrap(), "{key}={value}");
+    }
+    assert_eq!(old.edges().unwrap(), new.edges().unwrap());
+}
+
+/// Postings up to the inline limit live in the dictionary, longer ones in the file; a
+/// trace's service/operation stats survive the relative encoding exactly.
+#[test]
+fn inline_and_file_postings_and_stats_round_trip() {
+    use super::segment_write::INLINE_POSTING;
+    let mut spans = Vec::new();
+    for t in 1..=(INLINE_POSTING as u128 + 3) {
+        for i in 1..=3u64 {
+            let mut s = rich(t, i, 0, 1_000_000_000 * t as u64 + 7 * i);
+            // Value shared by the first `n` traces, for n around the inline limit.
+            for n in [1, INLINE_POSTING, INLINE_POSTING + 1] {
+                if t as usize <= n {
+                    s.attributes
+                        .push(KeyValue::new(format!("first-{n}"), "yes"));
+                }
+            }
+            s.end_time_unix_nano = s.start_time_unix_nano + 1000 * i;
+            spans.push(s);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let seg = Segment::open(
+        &write_segment(
+            dir.path(),
+            1,
+            0,
+            spans.clone(),
+            &Edges::new(),
+            WriteOptions::default(),
+        )
+        .unwrap(),
+        1,
+    )
+    .unwrap();
+    for n in [1, INLINE_POSTING, INLINE_POSTING + 1] {
+        let got = seg
+            .tag_ordinals(&format!("first-{n}"), &ValueMatcher::new("yes").unwrap())
+            .unwrap();
+        assert_eq!(got, (0..n as u32).collect::<Vec<_>>());
+    }
+    for (service, op) in [("", ""), ("svc-1", ""), ("svc-0", "op-2")] {
+        for (ord, st) in seg.stat_posting(service, op).unwrap() {
+            let trace = TraceId(u128::from(ord) + 1);
+            let mine: Vec<&Span> = spans
+                .iter()
+                .filter(|s| s.trace_id == trace)
+                .filter(|s| service.is_empty() || s.service_name() == service)
+                .filter(|s| op.is_empty() || s.name == op)
+                .collect();
+            assert_eq!(st.count, mine.len() as u64);
+            let starts = mine.iter().map(|s| s.start_time_unix_nano);
+            let durs = mine.iter().map(|s| s.duration_nanos());
+            assert_eq!(st.min_start, starts.clone().min().unwrap());
+            assert_eq!(st.max_start, starts.max().unwrap());
+            assert_eq!(st.min_dur, durs.clone().min().unwrap());
+            assert_eq!(st.max_dur, durs.max().unwrap());
         }
     }
 }

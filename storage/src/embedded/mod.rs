@@ -7,8 +7,9 @@
 //!
 //! Files: `codec` (span encoding), `wal`, `memtable` (write buffer), `segment_write` /
 //! `segment` (segment files), `terms` (what a tag index holds), `search` (ranking),
-//! `deps` (service graph), `cache` (decoded blocks), `engine` (threads and state), and
-//! `store` (the trait implementations).
+//! `deps` (service graph), `cache` (decoded blocks), `engine` (threads and state),
+//! `store` (the trait implementations), and `inspect` (where the bytes go: a debugging aid).
+//! `testdata/` holds a segment of an older format version that must stay readable.
 
 mod bytes;
 mod cache;
@@ -17,6 +18,7 @@ mod deps;
 mod engine;
 #[cfg(test)]
 mod format_tests;
+pub mod inspect;
 mod memtable;
 mod search;
 mod segment;
@@ -30,6 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use engine::EmbeddedOptions;
+pub use segment_write::WriteOptions;
 pub use store::EmbeddedStore;
 
 use crate::{Storage, StorageError};
@@ -82,7 +85,20 @@ pub struct EmbeddedArgs {
         value_parser = clap::value_parser!(i32).range(1..=19)
     )]
     pub compression_level: i32,
+
+    /// Target size of a segment data block, in KiB of the write buffer's span-size estimate
+    /// (several times the encoded size). Larger blocks compress better; fetching a trace
+    /// decompresses and decodes its whole block.
+    #[arg(
+        long = "embedded.block-size-kb",
+        env = "EMBEDDED_BLOCK_SIZE_KB",
+        default_value_t = DEFAULT_BLOCK_KB,
+        value_parser = clap::value_parser!(u64).range(4..=65536)
+    )]
+    pub block_size_kb: u64,
 }
+
+const DEFAULT_BLOCK_KB: u64 = (segment_write::BLOCK_BYTES >> 10) as u64;
 
 impl Default for EmbeddedArgs {
     fn default() -> Self {
@@ -92,6 +108,7 @@ impl Default for EmbeddedArgs {
             write_buffer_mb: 128,
             cache_spans: 100_000,
             compression_level: 3,
+            block_size_kb: DEFAULT_BLOCK_KB,
         }
     }
 }
@@ -106,6 +123,9 @@ impl EmbeddedArgs {
             max_buffer_spans: mb.saturating_mul(2_000).max(1),
             cache_spans: usize::try_from(self.cache_spans).unwrap_or(usize::MAX),
             compression_level: self.compression_level,
+            block_bytes: usize::try_from(self.block_size_kb)
+                .unwrap_or(usize::MAX)
+                .saturating_mul(1 << 10),
             ..EmbeddedOptions::default()
         }
     }

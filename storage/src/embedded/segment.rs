@@ -17,7 +17,7 @@ use sextant_model::{Span, SpanKind, TraceId};
 
 use super::bytes::{CorruptError, Decoded, Reader};
 use super::codec::decode_spans;
-use super::segment_write::{Stats, FOOTER_LEN, MAGIC, META_VERSION};
+use super::segment_write::{Stats, FOOTER_LEN, INLINE_POSTING, MAGIC, META_VERSION};
 use super::terms::{norm_key, Term, MAX_TERM_PART};
 use crate::matcher::ValueMatcher;
 use crate::Operation;
@@ -65,8 +65,14 @@ struct ServiceDir {
     ops: Vec<(Operation, Range<usize>)>,
 }
 
-/// A term and where its posting list is in the file (offset, length).
-type TermEntry = (Term, (u64, u64));
+/// Where a term's posting list is: inline in its dictionary entry (version 2, small lists)
+/// or in the file at (offset, length).
+enum PostingRef {
+    Inline(Vec<u32>),
+    File(u64, u64),
+}
+
+type TermEntry = (Term, PostingRef);
 
 struct TermBlockRef {
     first: Term,
@@ -80,6 +86,10 @@ pub struct Segment {
     pub min_start: u64,
     pub max_start: u64,
     pub span_count: u64,
+    version: u8,
+    /// Version 2: each trace's first span start (from the all-traces posting), the base of
+    /// the starts in service and operation postings.
+    trace_start: Vec<u64>,
     file: File,
     file_len: u64,
     blocks: Vec<Chunk>,
@@ -89,6 +99,20 @@ pub struct Segment {
     services: Vec<ServiceDir>,
     term_blocks: Vec<TermBlockRef>,
     edges: Vec<u8>,
+    meta_sizes: MetaSizes,
+}
+
+/// Sizes of a segment's meta, raw (before zstd) except `compressed`, for the breakdown
+/// tool (`inspect.rs`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MetaSizes {
+    pub compressed: u64,
+    pub raw: u64,
+    pub block_table: u64,
+    pub trace_table: u64,
+    pub stat_postings: u64,
+    pub term_index: u64,
+    pub edges: u64,
 }
 
 impl Segment {
@@ -112,18 +136,33 @@ impl Segment {
         }
         let meta = read_chunk(&file, file_len, chunk)?;
         let mut r = Reader::new(&meta);
-        if r.u8()? != META_VERSION {
+        let mut sizes = MetaSizes {
+            compressed: chunk.len,
+            raw: chunk.raw,
+            ..MetaSizes::default()
+        };
+        let mut mark = r.remaining();
+        let mut part = |r: &Reader<'_>| {
+            let n = (mark - r.remaining()) as u64;
+            mark = r.remaining();
+            n
+        };
+        // Version 1 (before stat postings and term postings were compacted) is still read.
+        let version = r.u8()?;
+        if !(1..=META_VERSION).contains(&version) {
             return Err(CorruptError("unknown segment version").into());
         }
         let partition = r.u64()?;
         let min_start = r.u64()?;
         let max_start = r.u64()?;
         let span_count = r.u64()?;
+        part(&r);
         let n = r.len()?;
         let mut blocks = Vec::with_capacity(n);
         for _ in 0..n {
             blocks.push(read_chunk_ref(&mut r)?);
         }
+        sizes.block_table = part(&r);
         let n = r.len()?;
         let mut traces = Vec::with_capacity(n);
         for _ in 0..n {
@@ -139,8 +178,25 @@ impl Segment {
         {
             return Err(CorruptError("trace table not sorted").into());
         }
+        sizes.trace_table = part(&r);
         let postings = r.bytes()?.to_vec();
         let (all, services) = parse_services(&postings)?;
+        let mut trace_start = Vec::new();
+        if version >= 2 {
+            let mut all_posting = Vec::new();
+            let bytes = postings.get(all.clone()).unwrap_or_default();
+            decode_stat_posting(bytes, version, &|_| min_start, &mut all_posting)?;
+            if all_posting.len() != traces.len()
+                || all_posting
+                    .iter()
+                    .enumerate()
+                    .any(|(i, (o, _))| *o as usize != i)
+            {
+                return Err(CorruptError("all-traces posting does not match traces").into());
+            }
+            trace_start = all_posting.iter().map(|(_, s)| s.min_start).collect();
+        }
+        sizes.stat_postings = part(&r);
         let n = r.len()?;
         let mut term_blocks = Vec::with_capacity(n);
         for _ in 0..n {
@@ -150,7 +206,9 @@ impl Segment {
                 chunk: read_chunk_ref(&mut r)?,
             });
         }
+        sizes.term_index = part(&r);
         let edges = r.bytes()?.to_vec();
+        sizes.edges = part(&r);
         Ok(Segment {
             id,
             partition,
@@ -158,6 +216,8 @@ impl Segment {
             min_start,
             max_start,
             span_count,
+            version,
+            trace_start,
             file,
             file_len,
             blocks,
@@ -167,7 +227,47 @@ impl Segment {
             services,
             term_blocks,
             edges,
+            meta_sizes: sizes,
         })
+    }
+
+    pub fn meta_sizes(&self) -> MetaSizes {
+        self.meta_sizes
+    }
+
+    pub fn file_len(&self) -> u64 {
+        self.file_len
+    }
+
+    pub fn trace_count(&self) -> usize {
+        self.traces.len()
+    }
+
+    /// (compressed, raw) length of each data block.
+    pub fn block_sizes(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.blocks.iter().map(|c| (c.len, c.raw))
+    }
+
+    /// (compressed, raw) length of each term-dictionary block.
+    pub fn term_block_sizes(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.term_blocks.iter().map(|b| (b.chunk.len, b.chunk.raw))
+    }
+
+    /// Every term with its posting's ordinals, in dictionary order.
+    pub fn for_each_term(&self, mut f: impl FnMut(&Term, &[u32], u64)) -> Result<(), SegmentError> {
+        let mut ords = Vec::new();
+        for block in &self.term_blocks {
+            for (term, posting) in self.term_block(block)? {
+                ords.clear();
+                self.read_ordinals(&posting, &mut ords)?;
+                let file_bytes = match posting {
+                    PostingRef::File(_, len) => len,
+                    PostingRef::Inline(_) => 0,
+                };
+                f(&term, &ords, file_bytes);
+            }
+        }
+        Ok(())
     }
 
     pub fn trace_ordinal(&self, id: TraceId) -> Option<u32> {
@@ -232,12 +332,23 @@ impl Segment {
             }
         }
         let mut out: Vec<(u32, Stats)> = Vec::new();
+        let all = std::ptr::eq(ranges.first().copied().unwrap_or(&self.all), &self.all);
+        let base = |ord: u32| -> u64 {
+            if all || self.version < 2 {
+                self.min_start
+            } else {
+                self.trace_start
+                    .get(ord as usize)
+                    .copied()
+                    .unwrap_or(self.min_start)
+            }
+        };
         for range in &ranges {
             let bytes = self
                 .postings
                 .get((*range).clone())
                 .ok_or(CorruptError("posting out of range"))?;
-            decode_stat_posting(bytes, self.min_start, &mut out)?;
+            decode_stat_posting(bytes, self.version, &base, &mut out)?;
         }
         if ranges.len() > 1 {
             out.sort_unstable_by_key(|(o, _)| *o);
@@ -262,9 +373,9 @@ impl Segment {
                 let t = Term::new(key, v);
                 let i = self.term_blocks.partition_point(|b| b.first <= t);
                 if let Some(block) = i.checked_sub(1).and_then(|i| self.term_blocks.get(i)) {
-                    for (term, range) in self.term_block(block)? {
+                    for (term, posting) in self.term_block(block)? {
                         if term == t {
-                            self.read_ordinals(range, &mut out)?;
+                            self.read_ordinals(&posting, &mut out)?;
                         }
                     }
                 }
@@ -284,7 +395,7 @@ impl Segment {
                     if block.first.key.as_str() > k {
                         break;
                     }
-                    for (term, range) in self.term_block(block)? {
+                    for (term, posting) in self.term_block(block)? {
                         if term.key.as_str() > k
                             || (term.key == k
                                 && term.value.as_str() > prefix
@@ -293,7 +404,7 @@ impl Segment {
                             break 'blocks;
                         }
                         if term.key == k && (term.truncated || value.matches_str(&term.value)) {
-                            self.read_ordinals(range, &mut out)?;
+                            self.read_ordinals(&posting, &mut out)?;
                         }
                     }
                 }
@@ -311,27 +422,54 @@ impl Segment {
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
             let t = read_term(&mut r)?;
-            out.push((t, (r.u64()?, r.u64()?)));
+            let posting = if self.version < 2 {
+                PostingRef::File(r.u64()?, r.u64()?)
+            } else {
+                let count = r.u64()?;
+                if count <= INLINE_POSTING as u64 {
+                    let mut ords = Vec::new();
+                    read_ordinal_list(&mut r, count, &mut ords)?;
+                    PostingRef::Inline(ords)
+                } else {
+                    PostingRef::File(r.u64()?, r.u64()?)
+                }
+            };
+            out.push((t, posting));
         }
         Ok(out)
     }
 
-    fn read_ordinals(
-        &self,
-        (offset, len): (u64, u64),
-        out: &mut Vec<u32>,
-    ) -> Result<(), SegmentError> {
+    fn read_ordinals(&self, posting: &PostingRef, out: &mut Vec<u32>) -> Result<(), SegmentError> {
+        let (offset, len) = match posting {
+            PostingRef::Inline(ords) => {
+                out.extend_from_slice(ords);
+                return Ok(());
+            }
+            PostingRef::File(offset, len) => (*offset, *len),
+        };
         let buf = read_at(&self.file, self.file_len, offset, len)?;
         let mut r = Reader::new(&buf);
-        let n = r.len()?;
-        let mut ord = 0u32;
-        for _ in 0..n {
-            ord = ord
-                .checked_add(r.u32()?)
-                .ok_or(CorruptError("ordinal overflow"))?;
-            out.push(ord);
-        }
+        let n = r.u64()?;
+        read_ordinal_list(&mut r, n, out)?;
         Ok(())
+    }
+
+    /// Every stored call: (parent service, child service) → child span starts.
+    pub fn edges(&self) -> Decoded<super::segment_write::Edges> {
+        let mut out = super::segment_write::Edges::new();
+        let mut r = Reader::new(&self.edges);
+        let n = r.len()?;
+        for _ in 0..n {
+            let key = (r.str()?.to_string(), r.str()?.to_string());
+            let m = r.len()?;
+            let mut t = 0u64;
+            let times = out.entry(key).or_default();
+            for _ in 0..m {
+                t = t.wrapping_add(r.u64()?);
+                times.push(t);
+            }
+        }
+        Ok(out)
     }
 
     /// Adds the service calls whose child span started within `[start, end]`.
@@ -408,7 +546,29 @@ fn parse_services(buf: &[u8]) -> Decoded<(Range<usize>, Vec<ServiceDir>)> {
     Ok((all, services))
 }
 
-fn decode_stat_posting(buf: &[u8], base: u64, out: &mut Vec<(u32, Stats)>) -> Decoded<()> {
+/// `count` delta-coded ordinals.
+fn read_ordinal_list(r: &mut Reader<'_>, count: u64, out: &mut Vec<u32>) -> Decoded<()> {
+    if count > r.remaining() as u64 {
+        return Err(CorruptError("length beyond end"));
+    }
+    let mut ord = 0u32;
+    for _ in 0..count {
+        ord = ord
+            .checked_add(r.u32()?)
+            .ok_or(CorruptError("ordinal overflow"))?;
+        out.push(ord);
+    }
+    Ok(())
+}
+
+/// Decodes a stat posting of segment format `version` (see `put_stat_posting`); `base(ord)`
+/// is what the starts are relative to.
+fn decode_stat_posting(
+    buf: &[u8],
+    version: u8,
+    base: &dyn Fn(u32) -> u64,
+    out: &mut Vec<(u32, Stats)>,
+) -> Decoded<()> {
     let mut r = Reader::new(buf);
     let n = r.len()?;
     let mut ord = 0u32;
@@ -416,11 +576,24 @@ fn decode_stat_posting(buf: &[u8], base: u64, out: &mut Vec<(u32, Stats)>) -> De
         ord = ord
             .checked_add(r.u32()?)
             .ok_or(CorruptError("ordinal overflow"))?;
-        let min_start = base.wrapping_add(r.u64()?);
-        let max_start = min_start.wrapping_add(r.u64()?);
-        let min_dur = r.u64()?;
-        let max_dur = min_dur.wrapping_add(r.u64()?);
-        let count = r.u64()?;
+        let (min_start, max_start, min_dur, max_dur, count);
+        if version < 2 {
+            min_start = base(ord).wrapping_add(r.u64()?);
+            max_start = min_start.wrapping_add(r.u64()?);
+            min_dur = r.u64()?;
+            max_dur = min_dur.wrapping_add(r.u64()?);
+            count = r.u64()?;
+        } else {
+            count = r.u64()?;
+            min_start = base(ord).wrapping_add(r.u64()?);
+            min_dur = r.u64()?;
+            if count == 1 {
+                (max_start, max_dur) = (min_start, min_dur);
+            } else {
+                max_start = min_start.wrapping_add(r.u64()?);
+                max_dur = min_dur.wrapping_add(r.u64()?);
+            }
+        }
         out.push((
             ord,
             Stats {

@@ -19,15 +19,41 @@ use super::terms::{for_each_tag, Term};
 use super::wal::sync_dir;
 
 pub const MAGIC: &[u8; 8] = b"SXSEG\0\0\x01";
-pub const META_VERSION: u8 = 1;
+/// Version 2 (this writer): compact stat postings (service/operation starts relative to the
+/// trace's first span, one duration when a group has one span) and small term postings
+/// inline in the dictionary. Version 1 segments are still read.
+pub const META_VERSION: u8 = 2;
+/// A term whose posting has at most this many traces keeps it inline in its dictionary
+/// entry instead of at a file offset (most terms of high-cardinality keys are in one trace).
+pub const INLINE_POSTING: usize = 4;
 pub const FOOTER_LEN: usize = 8 + 8 + 8 + 4 + 8;
-/// Uncompressed size a data block aims for: large enough for zstd to find the repetition
-/// between traces, small enough that fetching one trace decompresses little.
-const BLOCK_BYTES: usize = 256 << 10;
+/// Default of [`WriteOptions::block_bytes`].
+pub const BLOCK_BYTES: usize = 256 << 10;
 /// A single trace larger than this is split over several blocks.
 const MAX_BLOCK_SPANS: usize = 4096;
 /// Terms per compressed term-dictionary block.
 pub const TERMS_PER_BLOCK: usize = 128;
+
+/// How segments are written.
+#[derive(Clone, Copy, Debug)]
+pub struct WriteOptions {
+    /// zstd level of data blocks, term blocks and meta.
+    pub level: i32,
+    /// Size a data block aims for, in the write buffer's estimate of span size
+    /// (`memtable::approx_size`, several times the encoded size): large enough for zstd to
+    /// find the repetition between traces, small enough that fetching one trace
+    /// decompresses and decodes little.
+    pub block_bytes: usize,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions {
+            level: 3,
+            block_bytes: BLOCK_BYTES,
+        }
+    }
+}
 
 /// Dependency-graph calls found at flush: (parent service, child service) → child span
 /// start times.
@@ -74,18 +100,24 @@ fn add(posting: &mut StatPosting, ord: u32, s: Stats) {
     }
 }
 
-pub fn put_stat_posting(out: &mut Vec<u8>, p: &StatPosting, base: u64) {
-    let mut body = Vec::with_capacity(p.len() * 12);
+/// Writes a stat posting (version 2). `base(ord)` is what its starts are relative to: the
+/// segment's first start for the all-traces posting, the trace's first start (from the
+/// all-traces posting) for service and operation postings, which makes them small numbers.
+/// A group of one span (the common case for an operation) stores one duration.
+pub fn put_stat_posting(out: &mut Vec<u8>, p: &StatPosting, base: impl Fn(u32) -> u64) {
+    let mut body = Vec::with_capacity(p.len() * 8);
     put_u64(&mut body, p.len() as u64);
     let mut prev = 0u32;
     for (ord, s) in p {
         put_u64(&mut body, u64::from(ord.wrapping_sub(prev)));
         prev = *ord;
-        put_u64(&mut body, s.min_start.wrapping_sub(base));
-        put_u64(&mut body, s.max_start.wrapping_sub(s.min_start));
-        put_u64(&mut body, s.min_dur);
-        put_u64(&mut body, s.max_dur.wrapping_sub(s.min_dur));
         put_u64(&mut body, s.count);
+        put_u64(&mut body, s.min_start.wrapping_sub(base(*ord)));
+        put_u64(&mut body, s.min_dur);
+        if s.count != 1 {
+            put_u64(&mut body, s.max_start.wrapping_sub(s.min_start));
+            put_u64(&mut body, s.max_dur.wrapping_sub(s.min_dur));
+        }
     }
     put_bytes(out, &body);
 }
@@ -97,8 +129,9 @@ pub fn write_segment(
     partition: u64,
     mut spans: Vec<Span>,
     edges: &Edges,
-    zstd_level: i32,
+    opts: WriteOptions,
 ) -> io::Result<PathBuf> {
+    let zstd_level = opts.level;
     fs::create_dir_all(dir)?;
     let tmp = dir.join(format!("{id:020}.seg.tmp"));
     let path = dir.join(format!("{id:020}.seg"));
@@ -133,7 +166,8 @@ pub fn write_segment(
     for i in 0..spans.len() {
         let Some(s) = spans.get(i) else { break };
         let new_trace = i == 0 || spans.get(i - 1).map(|p| p.trace_id) != Some(s.trace_id);
-        let full = (new_trace && block_bytes >= BLOCK_BYTES) || i - block_start >= MAX_BLOCK_SPANS;
+        let full =
+            (new_trace && block_bytes >= opts.block_bytes) || i - block_start >= MAX_BLOCK_SPANS;
         if i > block_start && full {
             let chunk = spans.get(block_start..i).unwrap_or_default();
             w.block(chunk, zstd_level, &mut blocks)?;
@@ -188,13 +222,12 @@ pub fn write_segment(
     terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut refs = Vec::with_capacity(terms.len());
     for (_, list) in &terms {
-        let mut p = Vec::with_capacity(list.len() + 4);
-        put_u64(&mut p, list.len() as u64);
-        let mut prev = 0u32;
-        for &o in list {
-            put_u64(&mut p, u64::from(o - prev));
-            prev = o;
+        if list.len() <= INLINE_POSTING {
+            refs.push((0, 0));
+            continue;
         }
+        let mut p = Vec::with_capacity(list.len() + 4);
+        put_ordinals(&mut p, list);
         refs.push((w.pos, p.len() as u64));
         w.write(&p)?;
     }
@@ -209,10 +242,17 @@ pub fn write_segment(
     {
         let mut raw = Vec::new();
         put_u64(&mut raw, chunk.len() as u64);
-        for ((t, _), (off, len)) in chunk.iter().zip(chunk_refs) {
+        // Entry: term, then either a small posting inline (count <= INLINE_POSTING, then
+        // the delta-coded ordinals) or a count above that and the posting's offset/length.
+        for ((t, list), (off, len)) in chunk.iter().zip(chunk_refs) {
             put_term(&mut raw, t);
-            put_u64(&mut raw, *off);
-            put_u64(&mut raw, *len);
+            if list.len() <= INLINE_POSTING {
+                put_ordinals(&mut raw, list);
+            } else {
+                put_u64(&mut raw, list.len() as u64);
+                put_u64(&mut raw, *off);
+                put_u64(&mut raw, *len);
+            }
         }
         if let Some((first, _)) = chunk.first() {
             put_term(&mut term_index, first);
@@ -230,7 +270,12 @@ pub fn write_segment(
     put_u64(&mut meta, trace_count);
     meta.extend_from_slice(&traces);
     let mut svc = Vec::new();
-    put_stat_posting(&mut svc, &all, min_start);
+    put_stat_posting(&mut svc, &all, |_| min_start);
+    // `all` has one entry per trace, in ordinal order.
+    let trace_start = |ord: u32| {
+        all.get(ord as usize)
+            .map_or(min_start, |(_, s)| s.min_start)
+    };
     let mut by_service: BTreeMap<&str, Vec<(&str, SpanKind, &StatPosting)>> = BTreeMap::new();
     for ((s, o, k), p) in &ops {
         by_service.entry(s).or_default().push((o, *k, p));
@@ -239,13 +284,13 @@ pub fn write_segment(
     for (s, mut list) in by_service {
         put_bytes(&mut svc, s.as_bytes());
         let empty = Vec::new();
-        put_stat_posting(&mut svc, services.get(s).unwrap_or(&empty), min_start);
+        put_stat_posting(&mut svc, services.get(s).unwrap_or(&empty), trace_start);
         list.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         put_u64(&mut svc, list.len() as u64);
         for (o, k, p) in list {
             put_bytes(&mut svc, o.as_bytes());
             svc.push(k.to_otlp() as u8);
-            put_stat_posting(&mut svc, p, min_start);
+            put_stat_posting(&mut svc, p, trace_start);
         }
     }
     put_bytes(&mut meta, &svc);
@@ -268,6 +313,16 @@ pub fn write_segment(
     fs::rename(&tmp, &path)?;
     sync_dir(dir)?;
     Ok(path)
+}
+
+/// A posting list: count, then ordinals delta-coded.
+fn put_ordinals(out: &mut Vec<u8>, list: &[u32]) {
+    put_u64(out, list.len() as u64);
+    let mut prev = 0u32;
+    for &o in list {
+        put_u64(out, u64::from(o - prev));
+        prev = o;
+    }
 }
 
 fn put_term(out: &mut Vec<u8>, t: &Term) {

@@ -150,6 +150,11 @@ impl SpanWriter for EmbeddedStore {
         self.tx.send(req).await.map_err(|_| closed())?;
         rx.await.map_err(|_| closed())?
     }
+
+    /// A clean shutdown flushes the write buffer, so the directory holds only segments.
+    async fn close(&self) -> Result<()> {
+        EmbeddedStore::close(self).await
+    }
 }
 
 /// Every stored span of `id`, each identical span once.

@@ -144,6 +144,10 @@ impl Sextant {
                 local(free_tcp_port()?)
             ),
             format!("--query.http-server.host-port={}", local(query_http)),
+            // Every listener on a free port: another sextant on the machine must not make
+            // start-up fail.
+            format!("--query.grpc-server.host-port={}", local(free_tcp_port()?)),
+            format!("--collector.zipkin.host-port={}", local(free_tcp_port()?)),
             format!(
                 "--processor.jaeger-compact.server-host-port={}",
                 local(free_udp_port()?)
