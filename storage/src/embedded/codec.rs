@@ -9,6 +9,7 @@
 //! earlier span of the same trace, and times as deltas. zstd then squeezes what is left.
 //! The encoding is lossless for every field of [`Span`].
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -26,8 +27,9 @@ const MAX_DEPTH: u32 = 32;
 /// Resources compared by value when deduplicating; beyond this only by pointer.
 const MAX_RESOURCE_SCAN: usize = 64;
 
-/// Encodes `spans` in order. Spans of one trace should be adjacent for compactness.
-pub fn encode_spans(spans: &[Span]) -> Vec<u8> {
+/// Encodes `spans` (owned or borrowed) in order. Spans of one trace should be adjacent for
+/// compactness.
+pub fn encode_spans<S: Borrow<Span>>(spans: &[S]) -> Vec<u8> {
     let mut enc = Encoder::default();
     let mut body = Vec::with_capacity(spans.len() * 64);
     put_u64(&mut body, spans.len() as u64);
@@ -36,7 +38,7 @@ pub fn encode_spans(spans: &[Span]) -> Vec<u8> {
     let mut run: HashMap<u64, usize, RandomState> = HashMap::default();
     let mut run_len = 0usize;
     let mut prev_start = 0u64;
-    for span in spans {
+    for span in spans.iter().map(Borrow::borrow) {
         let new_trace = prev_trace != Some(span.trace_id);
         if new_trace {
             run.clear();

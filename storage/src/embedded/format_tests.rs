@@ -98,7 +98,7 @@ fn spans_round_trip_losslessly() {
     let spans = sample();
     assert_eq!(decode_spans(&encode_spans(&spans)).unwrap(), spans);
     assert_eq!(
-        decode_spans(&encode_spans(&[])).unwrap(),
+        decode_spans(&encode_spans::<Span>(&[])).unwrap(),
         Vec::<Span>::new()
     );
 }
@@ -121,7 +121,16 @@ fn damaged_span_payloads_are_errors_not_panics() {
 fn write_sample(dir: &std::path::Path) -> std::path::PathBuf {
     let mut edges = Edges::new();
     edges.insert(("a".into(), "b".into()), vec![10, 20, 30]);
-    write_segment(dir, 1, 7, sample(), &edges, WriteOptions::default()).unwrap()
+    let spans = sample();
+    write_segment(
+        dir,
+        1,
+        7,
+        spans.iter().collect(),
+        &edges,
+        WriteOptions::default(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -251,7 +260,7 @@ fn inline_and_file_postings_and_stats_round_trip() {
             dir.path(),
             1,
             0,
-            spans.clone(),
+            spans.iter().collect(),
             &Edges::new(),
             WriteOptions::default(),
         )

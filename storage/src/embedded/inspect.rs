@@ -292,7 +292,14 @@ pub fn rewrite(src: &Path, dst: &Path, opts: WriteOptions) -> io::Result<std::ti
         }
         let edges = seg.edges().map_err(io::Error::other)?;
         let t = std::time::Instant::now();
-        write_segment(dst, i as u64 + 1, seg.partition, spans, &edges, opts)?;
+        write_segment(
+            dst,
+            i as u64 + 1,
+            seg.partition,
+            spans.iter().collect(),
+            &edges,
+            opts,
+        )?;
         spent += t.elapsed();
     }
     Ok(spent)

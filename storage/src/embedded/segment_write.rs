@@ -10,12 +10,13 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use foldhash::fast::RandomState;
 use sextant_model::{Span, SpanKind};
 
 use super::bytes::{put_bytes, put_u64};
 use super::codec::encode_spans;
 use super::memtable::approx_size;
-use super::terms::{for_each_tag, Term};
+use super::terms::{for_each_tag, Term, TermPostings};
 use super::wal::sync_dir;
 
 pub const MAGIC: &[u8; 8] = b"SXSEG\0\0\x01";
@@ -127,7 +128,7 @@ pub fn write_segment(
     dir: &Path,
     id: u64,
     partition: u64,
-    mut spans: Vec<Span>,
+    mut spans: Vec<&Span>,
     edges: &Edges,
     opts: WriteOptions,
 ) -> io::Result<PathBuf> {
@@ -154,9 +155,9 @@ pub fn write_segment(
     let mut traces: Vec<u8> = Vec::new();
     let mut trace_count = 0u64;
     let mut all: StatPosting = Vec::new();
-    let mut services: HashMap<&str, StatPosting> = HashMap::new();
-    let mut ops: HashMap<(&str, &str, SpanKind), StatPosting> = HashMap::new();
-    let mut terms: HashMap<Term, Vec<u32>> = HashMap::new();
+    let mut services: HashMap<&str, StatPosting, RandomState> = HashMap::default();
+    let mut ops: HashMap<(&str, &str, SpanKind), StatPosting, RandomState> = HashMap::default();
+    let mut terms = TermPostings::default();
     let (mut min_start, mut max_start) = (u64::MAX, 0u64);
     let mut block_start = 0usize;
     let mut block_bytes = 0usize;
@@ -198,12 +199,7 @@ pub fn write_segment(
             ord,
             st,
         );
-        for_each_tag(s, |k, v| {
-            let list = terms.entry(Term::new(k, v)).or_default();
-            if list.last() != Some(&ord) {
-                list.push(ord);
-            }
-        });
+        for_each_tag(s, |k, v| terms.add(k, v, ord));
     }
     if block_start < spans.len() {
         let chunk = spans.get(block_start..).unwrap_or_default();
@@ -218,8 +214,7 @@ pub fn write_segment(
     }
 
     // Term postings, then the term dictionary in compressed blocks.
-    let mut terms: Vec<(Term, Vec<u32>)> = terms.into_iter().collect();
-    terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let terms = terms.into_sorted();
     let mut refs = Vec::with_capacity(terms.len());
     for (_, list) in &terms {
         if list.len() <= INLINE_POSTING {
@@ -373,7 +368,7 @@ impl Out {
         self.write(&comp)
     }
 
-    fn block(&mut self, spans: &[Span], level: i32, refs: &mut Vec<u8>) -> io::Result<()> {
+    fn block(&mut self, spans: &[&Span], level: i32, refs: &mut Vec<u8>) -> io::Result<()> {
         self.compressed(&encode_spans(spans), level, refs)
     }
 }

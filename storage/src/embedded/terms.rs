@@ -6,6 +6,9 @@
 //! for every longer text with that prefix, so lookups stay a superset and the matcher, run
 //! on the decoded span afterwards, decides.
 
+use std::collections::HashMap;
+
+use foldhash::fast::RandomState;
 use sextant_model::jaeger::{
     LOG_FIELD_EVENT, TAG_ERROR, TAG_SCOPE_NAME, TAG_SCOPE_VERSION, TAG_SPAN_KIND, TAG_STATUS_CODE,
     TAG_STATUS_DESCRIPTION, TAG_TRACE_STATE,
@@ -46,6 +49,57 @@ impl Term {
             value: v.to_string(),
             truncated: kt || vt,
         }
+    }
+}
+
+/// Trace ordinals per term, gathered span by span at flush. Nested maps looked up by `&str`
+/// allocate only for a term not seen before (one `Term` per tag per span was a tenth of a
+/// flush).
+#[derive(Default)]
+pub struct TermPostings {
+    /// Cut key → cut value → ordinals, `[whole, truncated]`.
+    by_key: HashMap<String, HashMap<String, [Vec<u32>; 2], RandomState>, RandomState>,
+}
+
+impl TermPostings {
+    /// Adds trace ordinal `ord` (ordinals arrive in ascending order) under the term of
+    /// `(key, value)`, as [`Term::new`] forms it.
+    pub fn add(&mut self, key: &str, value: &str, ord: u32) {
+        let (k, kt) = cut(key);
+        let (v, vt) = cut(value);
+        let values = match self.by_key.get_mut(k) {
+            Some(values) => values,
+            None => self.by_key.entry(k.to_string()).or_default(),
+        };
+        let lists = match values.get_mut(v) {
+            Some(lists) => lists,
+            None => values.entry(v.to_string()).or_default(),
+        };
+        let list = &mut lists[usize::from(kt || vt)];
+        if list.last() != Some(&ord) {
+            list.push(ord);
+        }
+    }
+
+    /// Every term with its ordinals, sorted by term.
+    pub fn into_sorted(self) -> Vec<(Term, Vec<u32>)> {
+        let mut out = Vec::new();
+        for (key, values) in self.by_key {
+            for (value, [whole, truncated]) in values {
+                for (list, truncated) in [(whole, false), (truncated, true)] {
+                    if !list.is_empty() {
+                        let term = Term {
+                            key: key.clone(),
+                            value: value.clone(),
+                            truncated,
+                        };
+                        out.push((term, list));
+                    }
+                }
+            }
+        }
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        out
     }
 }
 
