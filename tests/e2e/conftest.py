@@ -20,11 +20,23 @@ BIN_DIR = os.environ.get(
 )
 
 
+# Every port handed out in this test session. The kernel may hand the same free port to two
+# bind(0) calls in a row once the first socket is closed; a CI run once gave one sextant the
+# same port for its admin and its Jaeger HTTP servers. No port is handed out twice.
+_HANDED_OUT = set()
+
+
 def free_port(kind=socket.SOCK_STREAM):
-    """A port the kernel just handed out on 127.0.0.1 (TCP or UDP)."""
-    with closing(socket.socket(socket.AF_INET, kind)) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port the kernel just handed out on 127.0.0.1 (TCP or UDP), never one this session
+    handed out before."""
+    for _ in range(100):
+        with closing(socket.socket(socket.AF_INET, kind)) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no free port")
 
 
 def free_tcp_udp_port():
