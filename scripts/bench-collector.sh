@@ -57,25 +57,32 @@ report() { # label, then lines of "rate cpu_rate"
     echo "$cpu" > "$root/target/bench-last-cpu"
 }
 
-bench_sextant() { # store protocol
-    local store=$1 proto=$2 dir grpc http otlp_grpc otlp_http admin port pid
-    dir=$(mktemp -d)
-    grpc=$(free_port); http=$(free_port); otlp_grpc=$(free_port); otlp_http=$(free_port); admin=$(free_port)
+# Starts a collector writing to store $1 (data and log under dir $3) and waits until the
+# receiver for tracegen protocol $2 listens; sets spid and sport (that receiver's port).
+start_sextant() {
+    local store=$1 proto=$2 dir=$3 grpc http otlp_grpc otlp_http
+    grpc=$(free_port); http=$(free_port); otlp_grpc=$(free_port); otlp_http=$(free_port)
     "$bin/sextant-collector" --span-storage.type="$store" --embedded.directory="$dir/data" \
         --collector.grpc-server.host-port="127.0.0.1:$grpc" \
         --collector.http-server.host-port="127.0.0.1:$http" \
         --collector.otlp.grpc.host-port="127.0.0.1:$otlp_grpc" \
         --collector.otlp.http.host-port="127.0.0.1:$otlp_http" \
-        --admin.http.host-port="127.0.0.1:$admin" --log-level=warn >"$dir/log" 2>&1 &
-    pid=$!
+        --admin.http.host-port="127.0.0.1:$(free_port)" --log-level=warn >"$dir/log" 2>&1 &
+    spid=$!
     case $proto in
-        otlp-grpc) port=$otlp_grpc ;;
-        otlp-http) port=$otlp_http ;;
-        jaeger-grpc) port=$grpc ;;
+        otlp-grpc) sport=$otlp_grpc ;;
+        otlp-http) sport=$otlp_http ;;
+        jaeger-grpc) sport=$grpc ;;
     esac
-    wait_port "$port"
-    for _ in $(seq 1 "$RUNS"); do measure "$pid" "$port" "$proto"; done | report "sextant $proto → $store"
-    kill "$pid"; wait "$pid" 2>/dev/null || true
+    wait_port "$sport"
+}
+
+bench_sextant() { # store protocol
+    local store=$1 proto=$2 dir
+    dir=$(mktemp -d)
+    start_sextant "$store" "$proto" "$dir"
+    for _ in $(seq 1 "$RUNS"); do measure "$spid" "$sport" "$proto"; done | report "sextant $proto → $store"
+    kill "$spid"; wait "$spid" 2>/dev/null || true
     rm -rf "$dir"
 }
 
@@ -89,19 +96,6 @@ done
 # rotel side by side: both servers up at once, runs alternating sextant / rotel under the
 # same load, so machine noise hits both alike; the ratio is the median of the per-pair
 # ratios.
-start_sextant() { # log dir; sets spid and sport
-    local dir=$1
-    sport=$(free_port)
-    "$bin/sextant-collector" --span-storage.type=blackhole \
-        --collector.grpc-server.host-port="127.0.0.1:$(free_port)" \
-        --collector.http-server.host-port="127.0.0.1:$(free_port)" \
-        --collector.otlp.grpc.host-port="127.0.0.1:$sport" \
-        --collector.otlp.http.host-port="127.0.0.1:$(free_port)" \
-        --admin.http.host-port="127.0.0.1:$(free_port)" --log-level=warn >"$dir/log" 2>&1 &
-    spid=$!
-    wait_port "$sport"
-}
-
 if [ -z "${NO_ROTEL:-}" ]; then
     venv="$root/target/bench-rotel-venv"
     [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
@@ -110,7 +104,7 @@ if [ -z "${NO_ROTEL:-}" ]; then
     rotel_bin=$("$venv/bin/python" -c \
         "import os, rotel; print(os.path.join(os.path.dirname(rotel.__file__), 'rotel-agent'))")
     rdir=$(mktemp -d)
-    start_sextant "$rdir"
+    start_sextant blackhole otlp-grpc "$rdir"
     rport=$(free_port)
     "$rotel_bin" start --otlp-grpc-endpoint "127.0.0.1:$rport" \
         --otlp-http-endpoint "127.0.0.1:$(free_port)" --exporter blackhole \
