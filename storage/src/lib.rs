@@ -15,6 +15,8 @@ pub mod kafka;
 pub mod matcher;
 pub mod memory;
 pub mod sampling;
+#[cfg(test)]
+mod test_rng;
 
 use std::sync::Arc;
 use std::time::Duration;

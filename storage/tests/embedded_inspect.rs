@@ -43,3 +43,48 @@ fn rewrite_data_directory() {
         sextant_storage::embedded::inspect::inspect(dst.path(), false).expect("inspecting");
     println!("{report}");
 }
+
+/// Times the store calls behind a search on an existing directory, split into finding the
+/// trace IDs and reading the traces, for every service (`SEXTANT_INSPECT_DIR`).
+#[test]
+#[ignore = "needs SEXTANT_INSPECT_DIR"]
+fn time_store_searches() {
+    use std::time::Instant;
+
+    use sextant_storage::{embedded::EmbeddedArgs, TraceQuery};
+
+    let dir = std::env::var("SEXTANT_INSPECT_DIR").expect("SEXTANT_INSPECT_DIR");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let storage = sextant_storage::embedded::open(&EmbeddedArgs {
+            directory: dir.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("opening the directory");
+        let services = storage.reader.get_services().await.expect("services");
+        for service in &services {
+            let query = TraceQuery {
+                service_name: service.clone(),
+                num_traces: 20,
+                ..Default::default()
+            };
+            let (mut find, mut read) = (Vec::new(), Vec::new());
+            for _ in 0..50 {
+                let started = Instant::now();
+                let ids = storage.reader.find_trace_ids(&query).await.expect("find");
+                let found = started.elapsed();
+                let traces = storage.reader.get_traces(&ids).await.expect("get");
+                find.push(found);
+                read.push(started.elapsed() - found);
+                assert_eq!(traces.len(), ids.len());
+            }
+            find.sort();
+            read.sort();
+            println!(
+                "{service:24} find ids p50 {:>9.2?} p99 {:>9.2?} | read 20 traces p50 {:>9.2?} p99 {:>9.2?}",
+                find[25], find[49], read[25], read[49]
+            );
+        }
+    });
+}

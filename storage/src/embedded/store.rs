@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::codec::encode_spans;
 use super::deps::buffered_edges;
 use super::engine::{self, EmbeddedOptions, Request, Shared, Snapshot};
-use super::search::{rank, segment_candidates, Candidate};
+use super::search::{lazy_source, rank, segment_candidates, Candidate};
 use super::wal::{frame, MAX_FRAME};
 use crate::matcher::CompiledQuery;
 use crate::{
@@ -259,7 +259,7 @@ fn find(shared: &Shared, snap: &Snapshot, q: &CompiledQuery) -> Result<Vec<Trace
         f.read().search(q, &mut buffered);
     }
     snap.active.read().search(q, &mut buffered);
-    let mut cands: Vec<Candidate> = buffered
+    let initial: Vec<Candidate> = buffered
         .into_iter()
         .map(|(trace, ub)| Candidate {
             ub,
@@ -267,10 +267,16 @@ fn find(shared: &Shared, snap: &Snapshot, q: &CompiledQuery) -> Result<Vec<Trace
             verify: None,
         })
         .collect();
-    for (i, seg) in snap.segments.iter().enumerate() {
-        segment_candidates(i, seg, q, &mut cands).map_err(|e| backend("searching a segment", e))?;
-    }
-    rank(cands, q.limit(), |seg, ord| {
+    let sources = (snap.segments.iter().enumerate())
+        .filter_map(|(i, seg)| lazy_source(i, seg, q))
+        .collect();
+    let load = |i: usize, out: &mut Vec<Candidate>| match snap.segments.get(i) {
+        Some(seg) => {
+            segment_candidates(i, seg, q, out).map_err(|e| backend("searching a segment", e))
+        }
+        None => Ok(()),
+    };
+    rank(initial, sources, q.limit(), load, |seg, ord| {
         let Some(seg) = snap.segments.get(seg) else {
             return Ok(None);
         };
