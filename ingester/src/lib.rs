@@ -115,6 +115,16 @@ impl Batch {
     fn len(&self) -> usize {
         self.payloads.len()
     }
+
+    /// Takes the batch to store it, leaving an empty one sized like it: batches of one
+    /// stream are alike, so the next one is filled without growing (and copying) its buffer.
+    fn take(&mut self) -> Batch {
+        let next = Batch {
+            payloads: Payloads::with_capacity(self.payloads.bytes.len(), self.payloads.len()),
+            ..Batch::default()
+        };
+        std::mem::replace(self, next)
+    }
 }
 
 /// Message values copied out of librdkafka's buffers, back to back in one allocation (a
@@ -128,6 +138,13 @@ struct Payloads {
 }
 
 impl Payloads {
+    fn with_capacity(bytes: usize, messages: usize) -> Self {
+        Payloads {
+            bytes: Vec::with_capacity(bytes),
+            ends: Vec::with_capacity(messages),
+        }
+    }
+
     fn push(&mut self, payload: &[u8]) {
         if self.bytes.capacity() == 0 {
             self.bytes.reserve(INITIAL_BATCH_BYTES);
@@ -232,6 +249,10 @@ impl Ingester {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let shutdown = self.shutdown.wait();
         tokio::pin!(shutdown);
+        // One stream for the whole loop: `consumer.recv()` would register and unregister a
+        // waker slot (under a mutex) for every message. Polling it is cancel-safe: a message
+        // is taken from librdkafka's queue only by a poll that returns it.
+        let mut messages = self.consumer.stream();
         let result = loop {
             let can_read = in_flight + batch.len() < self.parallelism;
             tokio::select! {
@@ -251,7 +272,7 @@ impl Ingester {
                 _ = tick.tick() => {
                     if batch.started.is_some_and(|t| t.elapsed() >= BATCH_LINGER) {
                         in_flight += batch.len();
-                        pending.push_back(self.store(std::mem::take(&mut batch)));
+                        pending.push_back(self.store(batch.take()));
                     }
                     let waiting = in_flight > 0
                         || batch.len() > 0
@@ -264,8 +285,10 @@ impl Ingester {
                         break Err(IngestError::Deadlock(self.deadlock_interval));
                     }
                 }
-                received = self.consumer.recv(), if can_read => match received {
-                    Ok(message) => {
+                received = messages.next(), if can_read => match received {
+                    // librdkafka's stream never ends; `None` cannot happen.
+                    None => {}
+                    Some(Ok(message)) => {
                         let partition = message.partition();
                         count_message(&mut partition_counters, partition);
                         batch.payloads.push(message.payload().unwrap_or_default());
@@ -273,10 +296,10 @@ impl Ingester {
                         batch.started.get_or_insert_with(Instant::now);
                         if batch.len() >= self.batch_max {
                             in_flight += batch.len();
-                            pending.push_back(self.store(std::mem::take(&mut batch)));
+                            pending.push_back(self.store(batch.take()));
                         }
                     }
-                    Err(e) => {
+                    Some(Err(e)) => {
                         metrics::ERRORS.with_label_values(&["consume"]).inc();
                         tracing::warn!(error = %e, "Kafka consume error");
                     }
@@ -285,6 +308,7 @@ impl Ingester {
         };
         // Whatever was read is stored and committed if it can be within the drain time;
         // the rest is read again by whoever owns the partitions next.
+        drop(messages);
         if !batch.payloads.is_empty() {
             pending.push_back(self.store(std::mem::take(&mut batch)));
         }
