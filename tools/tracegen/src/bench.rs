@@ -59,6 +59,9 @@ pub struct Latency {
 pub struct BenchReport {
     pub ingest: Report,
     pub peak_rss_bytes: u64,
+    /// CPU time sextant and this load generator used during ingest (they share the cores).
+    pub sextant_cpu_secs: f64,
+    pub loadgen_cpu_secs: f64,
     /// Allocated (`du`) size of the data directory after settling.
     pub disk_bytes: u64,
     /// Sum of the files' lengths (`du --apparent-size`).
@@ -79,6 +82,12 @@ impl std::fmt::Display for BenchReport {
             f,
             "sustained ingest (acknowledged = durable + indexed): {:.0} spans/s",
             self.ingest.acked_rate()
+        )?;
+        let per_cpu = self.ingest.acked_spans as f64 / self.sextant_cpu_secs.max(1e-9);
+        writeln!(
+            f,
+            "CPU during ingest: sextant {:.1} s ({:.0} spans per sextant CPU-second), load generator {:.1} s",
+            self.sextant_cpu_secs, per_cpu, self.loadgen_cpu_secs
         )?;
         writeln!(
             f,
@@ -218,6 +227,11 @@ impl Sextant {
             .map_or(0, |kb| kb * 1024)
     }
 
+    /// CPU time (user + system) the process has used so far, in seconds.
+    fn cpu_secs(&self) -> f64 {
+        process_cpu_secs(&self.child.id().to_string())
+    }
+
     /// SIGTERM and wait: a clean stop flushes the write buffer into segments.
     async fn stop(mut self) -> Result<(), BenchError> {
         let _ = Command::new("kill")
@@ -244,6 +258,26 @@ impl Drop for Sextant {
             let _ = self.child.wait();
         }
     }
+}
+
+/// User + system CPU seconds of a process (`self` or a PID) from `/proc/<pid>/stat`; 0 when
+/// it cannot be read.
+fn process_cpu_secs(pid: &str) -> f64 {
+    // USER_HZ, the unit of these fields, is 100 on every Linux this runs on.
+    const TICKS_PER_SEC: f64 = 100.0;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / TICKS_PER_SEC
 }
 
 /// Allocated size (what `du` reports) and apparent size of every file under `dir`.
@@ -485,7 +519,10 @@ pub async fn run(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
     load.batch_spans = cfg.batch_spans;
     load.max_spans = Some(cfg.spans);
     load.report_every = Some(Duration::from_secs(5));
+    let (sextant_cpu_before, loadgen_cpu_before) = (server.cpu_secs(), process_cpu_secs("self"));
     let ingest = load::run(load).await?;
+    let sextant_cpu_secs = server.cpu_secs() - sextant_cpu_before;
+    let loadgen_cpu_secs = process_cpu_secs("self") - loadgen_cpu_before;
     let peak_rss_bytes = server.peak_rss();
     eprintln!("bench: {ingest}");
     eprintln!("bench: stopping sextant (flushes the write buffer)");
@@ -499,6 +536,8 @@ pub async fn run(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
     Ok(BenchReport {
         ingest,
         peak_rss_bytes,
+        sextant_cpu_secs,
+        loadgen_cpu_secs,
         disk_bytes,
         apparent_bytes,
         latencies: latencies?,
