@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use axum::serve::ListenerExt;
 use axum::Router;
 use sextant_common::net::parse_listen_addr;
 use sextant_common::shutdown::Shutdown;
@@ -82,6 +83,13 @@ pub async fn run(
 
     let http_shutdown = shutdown.clone();
     let http = tokio::spawn(async move {
+        // Responses are written whole (head and body in one vectored write), so Nagle's
+        // algorithm can only delay the tail of a large body behind a delayed ACK.
+        let http_listener = http_listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY on a query connection");
+            }
+        });
         let result = axum::serve(http_listener, app)
             .with_graceful_shutdown(async move { http_shutdown.wait().await })
             .await;

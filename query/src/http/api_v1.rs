@@ -25,12 +25,15 @@ use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
 use sextant_model::ui_json::UiTraceRef;
-use sextant_model::TraceId;
+use sextant_model::{Trace, TraceId};
 
 use super::params::{
     parse_dependencies, parse_search, parse_span_kind, KindFilter, Params, SearchRequest,
 };
-use super::response::{json_response, ApiError, Envelope, StructuredError};
+use super::response::{
+    json_response, json_response_with_capacity, trace_json_capacity, ApiError, Envelope,
+    StructuredError,
+};
 use super::ApiState;
 
 /// Jaeger's `spanstore.ErrTraceNotFound` text, which clients match on.
@@ -64,6 +67,17 @@ pub struct DependencyLinkJson {
 
 fn ok<T: Serialize>(params: &Params, body: Envelope<T>) -> Response {
     json_response(StatusCode::OK, &body, params.pretty())
+}
+
+/// [`ok`] for an envelope of traces, with the buffer sized from their span count.
+fn ok_traces<T: Serialize>(params: &Params, body: Envelope<T>, traces: &[Trace]) -> Response {
+    let spans = traces.iter().map(|t| t.spans.len()).sum();
+    json_response_with_capacity(
+        StatusCode::OK,
+        &body,
+        params.pretty(),
+        trace_json_capacity(spans),
+    )
 }
 
 async fn services(State(st): State<ApiState>, RawQuery(raw): RawQuery) -> Response {
@@ -149,7 +163,11 @@ async fn get_trace(
         Err(e) => return ApiError::bad_request(e.body_text()).into_response(),
     };
     match st.service.get_trace(id, params.raw()).await {
-        Ok(Some(trace)) => ok(&params, Envelope::new([UiTraceRef::new(&trace)])),
+        Ok(Some(trace)) => ok_traces(
+            &params,
+            Envelope::new([UiTraceRef::new(&trace)]),
+            std::slice::from_ref(&trace),
+        ),
         Ok(None) => ApiError::not_found(TRACE_NOT_FOUND).into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
@@ -166,7 +184,7 @@ async fn search(State(st): State<ApiState>, RawQuery(raw): RawQuery) -> Response
         return match st.service.find_traces(&query, raw).await {
             Ok(traces) => {
                 let data: Vec<UiTraceRef> = traces.iter().map(UiTraceRef::new).collect();
-                ok(&params, Envelope::new(data))
+                ok_traces(&params, Envelope::new(data), &traces)
             }
             Err(e) => ApiError::from(e).into_response(),
         };
@@ -185,7 +203,7 @@ async fn search(State(st): State<ApiState>, RawQuery(raw): RawQuery) -> Response
                 })
                 .collect();
             let data: Vec<UiTraceRef> = traces.iter().map(UiTraceRef::new).collect();
-            ok(&params, Envelope::new(data).with_errors(errors))
+            ok_traces(&params, Envelope::new(data).with_errors(errors), &traces)
         }
         Err(e) => ApiError::from(e).into_response(),
     }

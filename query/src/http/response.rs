@@ -58,15 +58,48 @@ fn is_zero(v: &u16) -> bool {
     *v == 0
 }
 
+/// Bytes of compact UI JSON per span, about what realistic spans take (measured by
+/// `bench_query`: 525 for its generated 2-tag spans, 1,130 for tracegen's), so that
+/// [`trace_json_capacity`] grows the buffer at most once.
+const UI_JSON_BYTES_PER_SPAN: usize = 1024;
+
+/// The buffer to reserve for an envelope of traces with `spans` spans in all: serde_json's
+/// own `to_vec` starts at 128 bytes and doubles, which for a 20-span trace (~10 KB) is
+/// seven reallocations, each copying what was written so far.
+pub fn trace_json_capacity(spans: usize) -> usize {
+    spans
+        .saturating_mul(UI_JSON_BYTES_PER_SPAN)
+        .saturating_add(256)
+        .min(MAX_RESERVED_BYTES)
+}
+
+/// Beyond this the buffer grows as serde_json needs: an estimate must never be what makes
+/// an allocation fail for a huge trace.
+const MAX_RESERVED_BYTES: usize = 64 << 20;
+
 /// Serializes an envelope; `pretty` follows Jaeger's `prettyPrint` (4-space indent).
 pub fn json_response<T: Serialize>(status: StatusCode, body: &T, pretty: bool) -> Response {
+    json_response_with_capacity(status, body, pretty, 0)
+}
+
+/// [`json_response`] into a buffer of `capacity` bytes (the expected size of the compact
+/// JSON; pretty printing reserves twice that for the indentation). The buffer becomes the
+/// response body as it is, without a copy.
+pub fn json_response_with_capacity<T: Serialize>(
+    status: StatusCode,
+    body: &T,
+    pretty: bool,
+    capacity: usize,
+) -> Response {
     let bytes = if pretty {
-        let mut out = Vec::new();
+        let reserve = capacity.saturating_mul(2).clamp(128, MAX_RESERVED_BYTES);
+        let mut out = Vec::with_capacity(reserve);
         let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
         let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
         body.serialize(&mut ser).map(|()| out)
     } else {
-        serde_json::to_vec(body)
+        let mut out = Vec::with_capacity(capacity.clamp(128, MAX_RESERVED_BYTES));
+        serde_json::to_writer(&mut out, body).map(|()| out)
     };
     match bytes {
         Ok(b) => (
@@ -153,5 +186,45 @@ impl IntoResponse for ApiError {
                 .into_response(),
             Err(_) => self.status.into_response(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_of(resp: Response) -> Vec<u8> {
+        axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec()
+    }
+
+    /// Sizing the buffer changes no byte of the answer, whatever the hint.
+    #[tokio::test]
+    async fn capacity_hint_changes_nothing_but_the_buffer() {
+        let body = Envelope::new(vec!["a\"b", "ü", "c"]).with_total(3);
+        for pretty in [false, true] {
+            let plain = body_of(json_response(StatusCode::OK, &body, pretty)).await;
+            for capacity in [0, 1, 64, trace_json_capacity(3), usize::MAX] {
+                let sized = json_response_with_capacity(StatusCode::OK, &body, pretty, capacity);
+                assert_eq!(
+                    body_of(sized).await,
+                    plain,
+                    "pretty {pretty}, capacity {capacity}"
+                );
+            }
+        }
+        assert_eq!(
+            body_of(json_response(StatusCode::OK, &body, false)).await,
+            r#"{"data":["a\"b","ü","c"],"total":3,"limit":0,"offset":0,"errors":null}"#.as_bytes()
+        );
+    }
+
+    #[test]
+    fn trace_capacity_grows_with_spans_and_is_capped() {
+        assert!(trace_json_capacity(20) >= 20 * 400);
+        assert!(trace_json_capacity(0) > 0);
+        assert_eq!(trace_json_capacity(usize::MAX), MAX_RESERVED_BYTES);
     }
 }

@@ -17,7 +17,7 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{OriginalUri, Request};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
@@ -46,7 +46,8 @@ const REVALIDATE: &str = "no-cache";
 
 struct Ui {
     base_path: String,
-    index_html: Vec<u8>,
+    /// Shared, so each answer is a reference count rather than a copy.
+    index_html: Bytes,
     index_etag: String,
 }
 
@@ -77,7 +78,7 @@ impl Ui {
             .map(|a| String::from_utf8_lossy(a.body).into_owned())
             .unwrap_or_else(|| "<!doctype html><p>The web UI was not built.</p>".into());
         let tag = format!(r#"<base href="{}/" />"#, escape_attr(&base_path));
-        let index_html = template.replacen(BASE_TAG, &tag, 1).into_bytes();
+        let index_html = Bytes::from(template.replacen(BASE_TAG, &tag, 1).into_bytes());
         let index_etag = format!("\"{:016x}\"", fnv1a(&index_html));
         Ui {
             base_path,
@@ -106,7 +107,13 @@ impl Ui {
                 } else {
                     REVALIDATE
                 };
-                return file(headers, asset.body, asset.content_type, asset.etag, cache);
+                return file(
+                    headers,
+                    Bytes::from_static(asset.body),
+                    asset.content_type,
+                    asset.etag,
+                    cache,
+                );
             }
             // A stale hashed file must not be answered with HTML: the browser would report
             // a MIME error instead of the missing file.
@@ -116,7 +123,7 @@ impl Ui {
         }
         file(
             headers,
-            &self.index_html,
+            self.index_html.clone(),
             "text/html; charset=utf-8",
             &self.index_etag,
             REVALIDATE,
@@ -136,7 +143,7 @@ impl Ui {
 
 fn file(
     req: &HeaderMap,
-    body: &[u8],
+    body: Bytes,
     content_type: &'static str,
     etag: &str,
     cache: &'static str,
@@ -148,7 +155,7 @@ fn file(
     let (status, body) = if fresh {
         (StatusCode::NOT_MODIFIED, Body::empty())
     } else {
-        (StatusCode::OK, Body::from(body.to_vec()))
+        (StatusCode::OK, Body::from(body))
     };
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
