@@ -8,8 +8,8 @@
 #   scripts/bench-embedded.sh                 # 1M spans
 #   scripts/bench-embedded.sh --10m           # 10M spans
 #   scripts/bench-embedded.sh --spans 250000 --workers 8 --sextant-arg=--embedded.write-buffer-mb=256
-#   mkdir /tmp/store && scripts/bench-embedded.sh --directory /tmp/store   # keeps /tmp/store/data
-#       (an existing, empty directory), e.g. for BENCH_QUERY_DIR=/tmp/store/data scripts/bench-query.sh
+#   scripts/bench-embedded.sh --directory /tmp/store   # keeps /tmp/store/data (a new or empty
+#       directory), e.g. for BENCH_QUERY_DIR=/tmp/store/data scripts/bench-query.sh
 #
 # Any other argument is passed to `tracegen bench` (see `tracegen bench --help`).
 set -euo pipefail

@@ -495,7 +495,17 @@ fn now_us() -> u64 {
 pub async fn run(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
     let tmp;
     let dir = match &cfg.directory {
-        Some(d) => d.clone(),
+        Some(d) => {
+            // A store left by an earlier run would be measured with this one.
+            if std::fs::read_dir(d.join("data")).is_ok_and(|mut e| e.next().is_some()) {
+                return Err(BenchError::Setup(format!(
+                    "{} already holds a store; give a new or empty directory",
+                    d.display()
+                )));
+            }
+            std::fs::create_dir_all(d)?;
+            d.clone()
+        }
         None => {
             tmp = tempfile::Builder::new().prefix("sextant-bench").tempdir()?;
             tmp.path().to_path_buf()
