@@ -61,7 +61,7 @@ fn is_zero(v: &u16) -> bool {
 /// Bytes of compact UI JSON per span, about what realistic spans take (measured by
 /// `bench_query`: 525 for its generated 2-tag spans, 1,130 for tracegen's), so that
 /// [`trace_json_capacity`] grows the buffer at most once.
-const UI_JSON_BYTES_PER_SPAN: usize = 1024;
+const UI_JSON_BYTES_PER_SPAN: usize = 1280;
 
 /// The buffer to reserve for an envelope of traces with `spans` spans in all: serde_json's
 /// own `to_vec` starts at 128 bytes and doubles, which for a 20-span trace (~10 KB) is
