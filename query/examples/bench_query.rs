@@ -446,17 +446,7 @@ async fn bench(w: Workload) {
     let via_reqwest = measure(|i| {
         let url = format!("{base}{}", trace_paths[i % trace_paths.len()]);
         let client = client.clone();
-        async move {
-            let body = client
-                .get(url)
-                .send()
-                .await
-                .expect("http")
-                .bytes()
-                .await
-                .expect("body");
-            assert!(body.len() > 100);
-        }
+        async move { reqwest_get(&client, url, 100).await }
     })
     .await;
     report(store, " reqwest", direct, via_reqwest);
@@ -498,23 +488,26 @@ async fn bench(w: Workload) {
     let via_reqwest = measure(|_| {
         let url = url.clone();
         let client = client.clone();
-        async move {
-            let body = client
-                .get(url)
-                .send()
-                .await
-                .expect("http")
-                .bytes()
-                .await
-                .expect("body");
-            assert!(body.len() > 1000);
-        }
+        async move { reqwest_get(&client, url, 1000).await }
     })
     .await;
     report(store, " reqwest", direct, via_reqwest);
     shutdown.trigger();
     drop(lean);
     running.wait().await;
+}
+
+/// One GET through reqwest; the body must be longer than `min_len` bytes.
+async fn reqwest_get(client: &reqwest::Client, url: String, min_len: usize) {
+    let body = client
+        .get(url)
+        .send()
+        .await
+        .expect("http")
+        .bytes()
+        .await
+        .expect("body");
+    assert!(body.len() > min_len);
 }
 
 /// [`measure`] for the blocking lean client: same warm-up, runs and percentiles. It blocks
