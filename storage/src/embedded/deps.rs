@@ -4,48 +4,93 @@
 //! Edges are computed once when a buffer is flushed (stored in the segment) and, for spans
 //! still buffered, on the fly at query time.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use foldhash::fast::RandomState;
 
 use sextant_model::Span;
 
 use super::segment_write::Edges;
 
-/// Edges contributed by a flush of `new` spans of one trace, given the spans of that trace
-/// already in segments (`old`). Counted: every new child whose parent is found in old or
-/// new; every old child whose parent arrives only now (it could not be counted before).
-pub fn flush_edges(new: &[&Span], old: &[Span], edges: &mut Edges) {
-    let mut services: HashMap<u64, &str> = HashMap::new();
-    for s in old.iter().chain(new.iter().copied()) {
-        services.entry(s.span_id.0).or_insert(s.service_name());
+/// The calls counted during one flush. Service names are interned, so counting a call
+/// allocates nothing once both services have been seen (two `String`s per counted call were
+/// a visible part of a flush).
+#[derive(Default)]
+pub struct EdgeTally {
+    names: Vec<String>,
+    ids: HashMap<String, u32, RandomState>,
+    calls: HashMap<(u32, u32), Vec<u64>, RandomState>,
+}
+
+impl EdgeTally {
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.ids.insert(name.to_string(), id);
+        id
     }
-    let old_ids: HashMap<u64, ()> = old.iter().map(|s| (s.span_id.0, ())).collect();
-    let count = |parent: &str, child: &Span, edges: &mut Edges| {
+
+    /// Counts `child` as a call from `parent` when they are different services.
+    fn count(&mut self, parent: &str, child: &Span) {
         if parent != child.service_name() {
-            edges
-                .entry((parent.to_string(), child.service_name().to_string()))
+            let key = (self.id(parent), self.id(child.service_name()));
+            self.calls
+                .entry(key)
                 .or_default()
                 .push(child.start_time_unix_nano);
         }
-    };
-    for child in new {
-        if child.parent_span_id.is_zero() {
-            continue;
-        }
-        if let Some(parent) = services.get(&child.parent_span_id.0) {
-            count(parent, child, edges);
-        }
     }
-    let new_services: HashMap<u64, &str> = new
-        .iter()
-        .map(|s| (s.span_id.0, s.service_name()))
-        .collect();
-    for child in old {
-        let p = child.parent_span_id.0;
-        if p == 0 || old_ids.contains_key(&p) {
-            continue;
+
+    /// Every call counted: (parent, child) → the children's start times.
+    pub fn into_edges(self) -> Edges {
+        let name = |id: u32| self.names.get(id as usize).cloned().unwrap_or_default();
+        let mut edges = Edges::new();
+        for ((parent, child), times) in self.calls {
+            edges
+                .entry((name(parent), name(child)))
+                .or_default()
+                .extend(times);
         }
-        if let Some(parent) = new_services.get(&p) {
-            count(parent, child, edges);
+        edges
+    }
+
+    /// Adds the calls of a flush of `new` spans of one trace, given the spans of that trace
+    /// already in segments (`old`). Counted: every new child whose parent is found in old
+    /// or new; every old child whose parent arrives only now (it could not be counted
+    /// before).
+    pub fn add_trace(&mut self, new: &[&Span], old: &[Span]) {
+        let mut services: HashMap<u64, &str, RandomState> =
+            HashMap::with_capacity_and_hasher(old.len() + new.len(), RandomState::default());
+        for s in old.iter().chain(new.iter().copied()) {
+            services.entry(s.span_id.0).or_insert(s.service_name());
+        }
+        for child in new {
+            if child.parent_span_id.is_zero() {
+                continue;
+            }
+            if let Some(parent) = services.get(&child.parent_span_id.0) {
+                self.count(parent, child);
+            }
+        }
+        if old.is_empty() {
+            return;
+        }
+        let old_ids: HashSet<u64, RandomState> = old.iter().map(|s| s.span_id.0).collect();
+        let new_services: HashMap<u64, &str, RandomState> = new
+            .iter()
+            .map(|s| (s.span_id.0, s.service_name()))
+            .collect();
+        for child in old {
+            let p = child.parent_span_id.0;
+            if p == 0 || old_ids.contains(&p) {
+                continue;
+            }
+            if let Some(parent) = new_services.get(&p) {
+                self.count(parent, child);
+            }
         }
     }
 }

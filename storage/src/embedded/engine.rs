@@ -26,7 +26,7 @@ use sextant_model::{Span, TraceId};
 use tokio::sync::{mpsc, oneshot};
 
 use super::cache::BlockCache;
-use super::deps::flush_edges;
+use super::deps::EdgeTally;
 use super::memtable::Memtable;
 use super::segment::Segment;
 use super::segment_write::{write_segment, Edges, WriteOptions, BLOCK_BYTES};
@@ -212,7 +212,7 @@ impl Shared {
         // dropping) every span was a fifth of a flush.
         let mut parts: BTreeMap<u64, Vec<&Span>> = BTreeMap::new();
         let mut edges: BTreeMap<u64, Edges> = BTreeMap::new();
-        let mut all_edges = Edges::new();
+        let mut tally = EdgeTally::default();
         for (id, spans) in by_trace {
             let mut old = Vec::new();
             for seg in segments.iter() {
@@ -229,7 +229,7 @@ impl Shared {
                 .into_iter()
                 .filter(|s| !old.iter().any(|o| o.span_id == s.span_id && o == *s))
                 .collect();
-            flush_edges(&new, &old, &mut all_edges);
+            tally.add_trace(&new, &old);
             for s in new {
                 parts
                     .entry(s.start_time_unix_nano / HOUR_NANOS)
@@ -238,7 +238,7 @@ impl Shared {
             }
         }
         // Edges go to the segment of the child's partition when this flush writes one.
-        for ((parent, child), times) in all_edges {
+        for ((parent, child), times) in tally.into_edges() {
             for t in times {
                 let p = t / HOUR_NANOS;
                 let target = if parts.contains_key(&p) {

@@ -5,10 +5,10 @@
 //! threshold it is frozen — read-only, shared by `Arc` — while the flush thread turns it
 //! into segment files, and a fresh one takes its place.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use foldhash::fast::RandomState;
-use sextant_model::{Span, TraceId};
+use sextant_model::{Span, SpanKind, TraceId};
 
 use crate::matcher::CompiledQuery;
 use crate::Operation;
@@ -19,7 +19,9 @@ pub struct Memtable {
     // foldhash: these are hashed for every span the commit thread inserts.
     by_trace: HashMap<TraceId, Vec<u32>, RandomState>,
     by_service: HashMap<String, Vec<u32>, RandomState>,
-    operations: HashMap<String, BTreeSet<Operation>, RandomState>,
+    /// Service → operation name → the span kinds seen with it (bit `kind.to_otlp()`):
+    /// looked up by `&str`, so a span of a known operation allocates nothing here.
+    operations: HashMap<String, HashMap<String, u8, RandomState>, RandomState>,
     bytes: usize,
 }
 
@@ -82,19 +84,15 @@ impl Memtable {
                 self.by_service.insert(service.to_string(), vec![slot]);
             }
         }
-        let op = Operation {
-            name: span.name.clone(),
-            span_kind: span.kind,
+        let kind_bit = 1u8 << (span.kind.to_otlp() & 7);
+        let ops = match self.operations.get_mut(service) {
+            Some(ops) => ops,
+            None => self.operations.entry(service.to_string()).or_default(),
         };
-        match self.operations.get_mut(service) {
-            Some(ops) => {
-                if !ops.contains(&op) {
-                    ops.insert(op);
-                }
-            }
+        match ops.get_mut(span.name.as_str()) {
+            Some(kinds) => *kinds |= kind_bit,
             None => {
-                self.operations
-                    .insert(service.to_string(), BTreeSet::from([op]));
+                ops.insert(span.name.clone(), kind_bit);
             }
         }
         self.bytes += approx_size(&span);
@@ -113,8 +111,22 @@ impl Memtable {
         self.by_service.keys().map(String::as_str)
     }
 
-    pub fn operations(&self, service: &str) -> impl Iterator<Item = &Operation> {
-        self.operations.get(service).into_iter().flatten()
+    /// The operations of `service`, unordered.
+    pub fn operations(&self, service: &str) -> impl Iterator<Item = Operation> + '_ {
+        let kinds = (0..8).map(SpanKind::from_otlp);
+        self.operations
+            .get(service)
+            .into_iter()
+            .flatten()
+            .flat_map(move |(name, bits)| {
+                kinds
+                    .clone()
+                    .filter(move |k| bits & (1 << k.to_otlp()) != 0)
+                    .map(move |span_kind| Operation {
+                        name: name.clone(),
+                        span_kind,
+                    })
+            })
     }
 
     /// Adds every trace with a matching span to `found`, keyed by its newest matching start.

@@ -16,7 +16,7 @@ use sextant_model::{Span, SpanKind};
 use super::bytes::{put_bytes, put_u64};
 use super::codec::encode_spans;
 use super::memtable::approx_size;
-use super::terms::{for_each_tag, Term, TermPostings};
+use super::terms::{Term, TermPostings};
 use super::wal::sync_dir;
 
 pub const MAGIC: &[u8; 8] = b"SXSEG\0\0\x01";
@@ -132,7 +132,6 @@ pub fn write_segment(
     edges: &Edges,
     opts: WriteOptions,
 ) -> io::Result<PathBuf> {
-    let zstd_level = opts.level;
     fs::create_dir_all(dir)?;
     let tmp = dir.join(format!("{id:020}.seg.tmp"));
     let path = dir.join(format!("{id:020}.seg"));
@@ -146,6 +145,7 @@ pub fn write_segment(
     let mut w = Out {
         file: BufWriter::with_capacity(1 << 20, File::create(&tmp)?),
         pos: 0,
+        zstd: zstd::bulk::Compressor::new(opts.level)?,
     };
     w.write(MAGIC)?;
 
@@ -171,7 +171,7 @@ pub fn write_segment(
             (new_trace && block_bytes >= opts.block_bytes) || i - block_start >= MAX_BLOCK_SPANS;
         if i > block_start && full {
             let chunk = spans.get(block_start..i).unwrap_or_default();
-            w.block(chunk, zstd_level, &mut blocks)?;
+            w.block(chunk, &mut blocks)?;
             block_count += 1;
             block_start = i;
             block_bytes = 0;
@@ -199,11 +199,11 @@ pub fn write_segment(
             ord,
             st,
         );
-        for_each_tag(s, |k, v| terms.add(k, v, ord));
+        terms.add_span(s, ord);
     }
     if block_start < spans.len() {
         let chunk = spans.get(block_start..).unwrap_or_default();
-        w.block(chunk, zstd_level, &mut blocks)?;
+        w.block(chunk, &mut blocks)?;
         block_count += 1;
     }
     if !spans.is_empty() {
@@ -252,7 +252,7 @@ pub fn write_segment(
         if let Some((first, _)) = chunk.first() {
             put_term(&mut term_index, first);
         }
-        w.compressed(&raw, zstd_level, &mut term_index)?;
+        w.compressed(&raw, &mut term_index)?;
     }
 
     // Meta: everything a reader keeps in memory.
@@ -293,7 +293,7 @@ pub fn write_segment(
     put_bytes(&mut meta, &encode_edges(edges));
 
     let meta_offset = w.pos;
-    let comp = zstd::bulk::compress(&meta, zstd_level)?;
+    let comp = w.zstd.compress(&meta)?;
     w.write(&comp)?;
     let mut footer = Vec::with_capacity(FOOTER_LEN);
     footer.extend_from_slice(&meta_offset.to_le_bytes());
@@ -344,10 +344,12 @@ fn encode_edges(edges: &Edges) -> Vec<u8> {
     out
 }
 
-/// A file being written sequentially, with its position.
+/// A file being written sequentially, with its position, and the one zstd context its
+/// blocks are compressed with (a context per block was a visible cost of a flush).
 struct Out {
     file: BufWriter<File>,
     pos: u64,
+    zstd: zstd::bulk::Compressor<'static>,
 }
 
 impl Out {
@@ -359,8 +361,8 @@ impl Out {
 
     /// Writes `raw` compressed and appends its reference (offset, length, raw length,
     /// checksum) to `refs`.
-    fn compressed(&mut self, raw: &[u8], level: i32, refs: &mut Vec<u8>) -> io::Result<()> {
-        let comp = zstd::bulk::compress(raw, level)?;
+    fn compressed(&mut self, raw: &[u8], refs: &mut Vec<u8>) -> io::Result<()> {
+        let comp = self.zstd.compress(raw)?;
         put_u64(refs, self.pos);
         put_u64(refs, comp.len() as u64);
         put_u64(refs, raw.len() as u64);
@@ -368,7 +370,7 @@ impl Out {
         self.write(&comp)
     }
 
-    fn block(&mut self, spans: &[&Span], level: i32, refs: &mut Vec<u8>) -> io::Result<()> {
-        self.compressed(&encode_spans(spans), level, refs)
+    fn block(&mut self, spans: &[&Span], refs: &mut Vec<u8>) -> io::Result<()> {
+        self.compressed(&encode_spans(spans), refs)
     }
 }

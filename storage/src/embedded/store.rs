@@ -234,14 +234,13 @@ impl SpanReader for EmbeddedStore {
             ops.extend(seg.operations(service).filter(wanted).cloned());
         }
         if let Some(f) = &snap.frozen {
-            ops.extend(f.read().operations(service).filter(wanted).cloned());
+            ops.extend(f.read().operations(service).filter(|op| wanted(&op)));
         }
         ops.extend(
             snap.active
                 .read()
                 .operations(service)
-                .filter(wanted)
-                .cloned(),
+                .filter(|op| wanted(&op)),
         );
         Ok(ops.into_iter().collect())
     }

@@ -61,6 +61,9 @@ pub struct BenchReport {
     pub peak_rss_bytes: u64,
     /// CPU time sextant and this load generator used during ingest (they share the cores).
     pub sextant_cpu_secs: f64,
+    /// CPU time of the ingesting sextant's whole life: start, ingest, and the flush of its
+    /// write buffer on the clean stop, so every span is counted into settled segments.
+    pub sextant_settled_cpu_secs: f64,
     pub loadgen_cpu_secs: f64,
     /// Allocated (`du`) size of the data directory after settling.
     pub disk_bytes: u64,
@@ -88,6 +91,12 @@ impl std::fmt::Display for BenchReport {
             f,
             "CPU during ingest: sextant {:.1} s ({:.0} spans per sextant CPU-second), load generator {:.1} s",
             self.sextant_cpu_secs, per_cpu, self.loadgen_cpu_secs
+        )?;
+        writeln!(
+            f,
+            "CPU until settled (start, ingest, final flush): sextant {:.1} s ({:.0} spans per sextant CPU-second)",
+            self.sextant_settled_cpu_secs,
+            self.ingest.acked_spans as f64 / self.sextant_settled_cpu_secs.max(1e-9)
         )?;
         writeln!(
             f,
@@ -263,21 +272,35 @@ impl Drop for Sextant {
 /// User + system CPU seconds of a process (`self` or a PID) from `/proc/<pid>/stat`; 0 when
 /// it cannot be read.
 fn process_cpu_secs(pid: &str) -> f64 {
+    // utime and stime are fields 14 and 15 of the line.
+    stat_cpu_secs(pid, 14)
+}
+
+/// User + system CPU seconds of this process's waited-for (exited) children: a stopped
+/// sextant's whole life, including the flush it does on the way out.
+fn exited_children_cpu_secs() -> f64 {
+    // cutime and cstime are fields 16 and 17 of the line.
+    stat_cpu_secs("self", 16)
+}
+
+/// The sum of the two tick counts at `field` and `field + 1` (1-based, as `man 5 proc`
+/// numbers them) of `/proc/<pid>/stat`, in seconds.
+fn stat_cpu_secs(pid: &str, field: usize) -> f64 {
     // USER_HZ, the unit of these fields, is 100 on every Linux this runs on.
     const TICKS_PER_SEC: f64 = 100.0;
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name, which is in parentheses and may contain spaces.
+    // Fields after the command name (field 2), which is in parentheses and may contain
+    // spaces: field n is at index n - 3 of the rest.
     let fields: Vec<&str> = stat
         .rsplit_once(')')
         .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    let ticks = |i: usize| {
+    let ticks = |n: usize| {
         fields
-            .get(i)
+            .get(n.saturating_sub(3))
             .and_then(|v| v.parse::<f64>().ok())
             .unwrap_or(0.0)
     };
-    (ticks(11) + ticks(12)) / TICKS_PER_SEC
+    (ticks(field) + ticks(field + 1)) / TICKS_PER_SEC
 }
 
 /// Allocated size (what `du` reports) and apparent size of every file under `dir`.
@@ -519,6 +542,7 @@ pub async fn run(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
         log.display()
     );
     let window_start = now_us().saturating_sub(60_000_000);
+    let children_cpu_before = exited_children_cpu_secs();
     let server = Sextant::start(cfg, &data, &log).await?;
     let mut load = LoadConfig::new(
         WireProtocol::OtlpGrpc,
@@ -537,6 +561,7 @@ pub async fn run(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
     eprintln!("bench: {ingest}");
     eprintln!("bench: stopping sextant (flushes the write buffer)");
     server.stop().await?;
+    let sextant_settled_cpu_secs = exited_children_cpu_secs() - children_cpu_before;
     let (disk_bytes, apparent_bytes) = disk_usage(&data)?;
     eprintln!("bench: restarting sextant on the same data for queries");
     let server = Sextant::start(cfg, &data, &log).await?;
@@ -547,6 +572,7 @@ pub async fn run(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
         ingest,
         peak_rss_bytes,
         sextant_cpu_secs,
+        sextant_settled_cpu_secs,
         loadgen_cpu_secs,
         disk_bytes,
         apparent_bytes,
