@@ -7,7 +7,7 @@
 //
 //   node tests/browser/ui.test.mjs        (needs target/debug/sextant and /usr/bin/chromium)
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchBrowser } from './lib/browser.mjs';
@@ -175,7 +175,8 @@ async function main() {
 
   await step('download JSON, then open it from a file', async () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download JSON' }).click()]);
-    const file = join(mkdtempSync(join(tmpdir(), 'sextant-dl-')), 'trace.json');
+    const dlDir = mkdtempSync(join(tmpdir(), 'sextant-dl-'));
+    const file = join(dlDir, 'trace.json');
     await download.saveAs(file);
     await page.goto(ui('/search'));
     await page.getByLabel('Open trace JSON file').setInputFiles(file);
@@ -185,11 +186,12 @@ async function main() {
     await page.locator(`a[href$="/trace/${a.traceId}"]`).click();
     assert.equal(await text('[data-testid=total-spans]'), String(a.count));
     // A broken file gives a message, not a crash.
-    const bad = join(tmpdir(), `sextant-bad-${process.pid}.json`);
+    const bad = join(dlDir, 'bad.json');
     writeFileSync(bad, '{"hello": 1}');
     await page.goto(ui('/search'));
     await page.getByLabel('Open trace JSON file').setInputFiles(bad);
     await page.getByText(/Cannot open the file: no Jaeger traces/).waitFor();
+    rmSync(dlDir, { recursive: true, force: true });
   });
 
   await step('compare two traces (Jaeger trace-diff URL)', async () => {

@@ -5,6 +5,7 @@ Binaries are taken from $SEXTANT_BIN_DIR (scripts/test.sh sets it to target/debu
 """
 
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -67,15 +68,31 @@ def wait_until(predicate, timeout=30.0, interval=0.05, what="condition"):
     raise AssertionError(f"timed out waiting for {what}; last error: {last_exc}")
 
 
+# Every process log of this test session goes here: removed when the session passes, kept
+# (and its path printed) when it fails, for reading the servers' side of a failure.
+LOG_DIR = tempfile.mkdtemp(prefix="sextant-e2e-logs-")
+
+
+def log_file(prefix):
+    return tempfile.NamedTemporaryFile(
+        dir=LOG_DIR, prefix=f"{prefix}-", suffix=".log", delete=False
+    )
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if exitstatus == 0:
+        shutil.rmtree(LOG_DIR, ignore_errors=True)
+    else:
+        print(f"\nprocess logs of this run: {LOG_DIR}")
+
+
 class Process:
     """One running Sextant binary with its admin port; logs go to a temp file."""
 
     def __init__(self, binary, args, admin_port, env=None):
         self.binary = binary
         self.admin_port = admin_port
-        self.log = tempfile.NamedTemporaryFile(
-            prefix=f"{binary}-", suffix=".log", delete=False
-        )
+        self.log = log_file(binary)
         full_env = dict(os.environ)
         full_env.setdefault("RUST_LOG", "info")
         full_env.update(env or {})
@@ -191,7 +208,7 @@ class OsmemServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.paused = False
-        self.log = tempfile.NamedTemporaryFile(prefix="osmem-", suffix=".log", delete=False)
+        self.log = log_file("osmem")
         self.proc = subprocess.Popen(
             # stdin stays open while we run: the server exits when it closes (and when this
             # process disappears), so a crashed test run leaves no server behind.
