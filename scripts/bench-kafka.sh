@@ -42,6 +42,10 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+minor_faults() { awk '{print $10}' "/proc/$1/stat"; }
+ctx_switches() { # voluntary + involuntary, over every thread of the process
+    cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s+=$2} END {printf "%d", s}'
+}
 wait_port() {
     for _ in $(seq 1 400); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
@@ -108,13 +112,14 @@ for run in $(seq 1 "$RUNS"); do
         sleep 0.02
     done
     t1=$(date +%s.%N); c1=$(cpu_ticks "$ipid")
+    faults=$(minor_faults "$ipid"); switches=$(ctx_switches "$ipid")
     got=$(metric "$iadmin" jaeger_ingester_spans_written_total)
     if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
     kill "$ipid"; wait "$ipid" 2>/dev/null || true
     [ "$got" -ge "$SPANS" ] || { echo "ingester stored only $got of $SPANS spans" >&2; exit 1; }
     # Includes the ingester's start-up and group join: a conservative figure.
     python3 -c "s=$SPANS; w=$t1-$t0; c=max($c1/$ticks,1e-9); print(f'{s/w:.0f} {s/c:.0f}')" >>"$work/consume"
-    echo "run $run: ingester $(tail -n1 "$work/consume" | awk '{print $1 " spans/s, " $2 " spans/CPU-s"}')"
+    echo "run $run: ingester $(tail -n1 "$work/consume" | awk '{print $1 " spans/s, " $2 " spans/CPU-s"}'), $faults minor faults, $switches context switches"
 done
 
 report() { # label file

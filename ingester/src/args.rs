@@ -67,6 +67,20 @@ pub struct IngesterArgs {
     )]
     pub fetch_max_message_bytes: u64,
 
+    /// Longest time the broker may hold a fetch request that finds no new message
+    /// (librdkafka's `fetch.wait.max.ms`; Jaeger's Sarama consumer waits 250ms): the most a
+    /// new message waits before it is fetched. librdkafka's default, 500ms, made the
+    /// ingester drain a filled topic ~4× slower from a tansu broker (docs/benchmarks.md);
+    /// at most 5m.
+    #[arg(
+        id = "kafka.consumer.fetch-max-wait",
+        long = "kafka.consumer.fetch-max-wait",
+        env = "KAFKA_CONSUMER_FETCH_MAX_WAIT",
+        default_value = "50ms",
+        value_parser = parse_flag
+    )]
+    pub fetch_max_wait: Duration,
+
     /// Most messages being written to storage at once (read but not yet committed).
     #[arg(
         id = "ingester.parallelism",
@@ -99,6 +113,7 @@ impl Default for IngesterArgs {
             encoding: MessageEncoding::Protobuf,
             rack_id: String::new(),
             fetch_max_message_bytes: 1_048_576,
+            fetch_max_wait: Duration::from_millis(50),
             parallelism: 1000,
             deadlock_interval: Duration::ZERO,
         }
@@ -113,6 +128,14 @@ impl IngesterArgs {
         }
         if self.group_id.trim().is_empty() {
             return Err("--kafka.consumer.group-id is empty".into());
+        }
+        // librdkafka accepts 0..=300000 ms.
+        let fetch_wait_ms = self.fetch_max_wait.as_millis();
+        if fetch_wait_ms > 300_000 {
+            return Err(format!(
+                "--kafka.consumer.fetch-max-wait={:?} is above librdkafka's limit of 5m",
+                self.fetch_max_wait
+            ));
         }
         let mut props = self
             .connection
@@ -130,6 +153,7 @@ impl IngesterArgs {
                 "fetch.message.max.bytes",
                 self.fetch_max_message_bytes.to_string(),
             ),
+            ("fetch.wait.max.ms", fetch_wait_ms.to_string()),
             // Lag by partition, for metrics and the deadlock check.
             ("statistics.interval.ms", "1000".into()),
         ]);
@@ -175,6 +199,17 @@ mod tests {
         assert_eq!(props["bootstrap.servers"], "k:9092");
         assert_eq!(props["group.id"], "g");
         assert_eq!(props["enable.auto.commit"], "false");
+        assert_eq!(props["fetch.wait.max.ms"], "50");
+        let cli = Cli::try_parse_from(["x", "--kafka.consumer.fetch-max-wait=250ms"]).unwrap();
+        let props: std::collections::HashMap<_, _> =
+            cli.ingester.properties().unwrap().into_iter().collect();
+        assert_eq!(props["fetch.wait.max.ms"], "250");
+        let cli = Cli::try_parse_from(["x", "--kafka.consumer.fetch-max-wait=6m"]).unwrap();
+        assert!(cli
+            .ingester
+            .properties()
+            .unwrap_err()
+            .contains("fetch-max-wait"));
         assert!(Cli::try_parse_from(["x", "--ingester.parallelism=0"]).is_err());
     }
 }

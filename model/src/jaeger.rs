@@ -32,6 +32,13 @@ pub const TAG_LIBRARY_VERSION: &str = "otel.library.version";
 /// The log field that carries an event's name.
 pub const LOG_FIELD_EVENT: &str = "event";
 
+/// The scope of a span that names none, shared: most Jaeger spans carry no scope tags, and a
+/// fresh `Arc` per span was an allocation and a free per span on the ingester's path.
+fn no_scope() -> Arc<Scope> {
+    static EMPTY: std::sync::OnceLock<Arc<Scope>> = std::sync::OnceLock::new();
+    Arc::clone(EMPTY.get_or_init(Arc::default))
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RefType {
     ChildOf,
@@ -282,7 +289,7 @@ impl JaegerSpan {
             status,
             flags,
             resource: process,
-            scope: scope.map(Arc::new).unwrap_or_default(),
+            scope: scope.map_or_else(no_scope, Arc::new),
             warnings,
         }
     }
