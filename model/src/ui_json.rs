@@ -44,7 +44,9 @@ use crate::jaeger::{JaegerLog, JaegerRef, JaegerSpan, RefType, TagValue};
 use crate::span::{format_float, AnyValue, KeyValue, Resource, Span, SpanId, Trace, TraceId};
 
 mod encode;
+mod write;
 pub use encode::UiTraceRef;
+pub use write::write_compact_traces;
 
 const FORMAT: &str = "jaeger ui json";
 

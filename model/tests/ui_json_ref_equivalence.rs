@@ -3,7 +3,8 @@
 //! for every trace — every value type (big integers, non-finite floats, bytes, arrays and
 //! maps, empty and escaped strings), events, links with and without a reference type,
 //! status, scope, trace state, warnings, zero flags, and more than ten processes shared or
-//! not by `Arc` (so `p10` sorts before `p2`).
+//! not by `Arc` (so `p10` sorts before `p2`). The compact form is checked twice: serde_json of
+//! `UiTraceRef`, and its direct byte writer (`write_compact`, what the query API sends).
 
 mod otlp_support;
 
@@ -11,7 +12,7 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use serde::Serialize;
-use sextant_model::ui_json::{UiTrace, UiTraceRef};
+use sextant_model::ui_json::{write_compact_traces, UiTrace, UiTraceRef};
 use sextant_model::{
     AnyValue, Event, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode,
     Trace, TraceId, REF_TYPE_ATTR,
@@ -38,6 +39,10 @@ fn assert_same(spans: &[Span]) {
     let borrowed = UiTraceRef::from_spans(spans);
     let show = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     assert_eq!(show(&compact(&borrowed)), show(&compact(&reference)));
+    // The direct compact writer the query service's responses use.
+    let mut direct = b"prefix".to_vec();
+    borrowed.write_compact(&mut direct);
+    assert_eq!(show(&direct[6..]), show(&compact(&reference)));
     for indent in [&b"    "[..], b"  "] {
         assert_eq!(
             show(&pretty(&borrowed, indent)),
@@ -47,6 +52,12 @@ fn assert_same(spans: &[Span]) {
     let list = [borrowed, borrowed];
     let reference_list = [reference.clone(), reference];
     assert_eq!(compact(&list), compact(&reference_list));
+    let mut direct = Vec::new();
+    write_compact_traces(&list, &mut direct);
+    assert_eq!(direct, compact(&reference_list));
+    direct.clear();
+    write_compact_traces(&[], &mut direct);
+    assert_eq!(direct, b"[]");
     assert_eq!(pretty(&list, b"    "), pretty(&reference_list, b"    "));
 }
 
@@ -56,6 +67,9 @@ fn tricky_text() -> impl Strategy<Value = String> {
         ".{0,8}",
         "\\PC{0,8}",
         "[\\x00-\\x1f\"\\\\/\u{7f}\u{2028}\u{2029}]{0,6}",
+        // Long enough for the writer's eight-bytes-at-a-time scan, with escapes anywhere.
+        "[a-z0-9 <>&/\u{e9}\u{1f600}\u{2028}\u{2029}\u{7f}]{8,40}",
+        "[a-z\\x00-\\x1f\"\\\\<>&\u{e9}\u{2028}]{8,40}",
         Just("\"quoted\"\n\ttab \\ back é 😀 \u{0} \u{1f}".to_string()),
     ]
 }

@@ -18,7 +18,9 @@
 //! * `reqwest`: the same request through reqwest, for comparison with what a typical Rust
 //!   client sees.
 //!
-//! Prints, per store and request, the median over RUNS runs of each run's p50 and p99.
+//! Prints, per store and request, the median over RUNS runs of each run's p50 and p99,
+//! and after the search lines a CPU breakdown of one search answer (clone, adjusters, UI
+//! JSON by serde_json and by the direct writer; see `breakdown`).
 //! `BENCH_QUERY_REQUESTS` overrides the requests per run (default 400).
 //! Run with `scripts/bench-query.sh` (release build).
 
@@ -30,8 +32,10 @@ use axum::body::Body;
 use axum::http::Request;
 use axum::Router;
 use sextant_common::shutdown::Shutdown;
-use sextant_model::ui_json::UiTraceRef;
-use sextant_model::{KeyValue, Resource, Span, SpanId, SpanKind, TraceId};
+use sextant_model::ui_json::{write_compact_traces, UiTraceRef};
+use sextant_model::{KeyValue, Resource, Span, SpanId, SpanKind, Trace, TraceId};
+use sextant_query::adjusters::Adjusters;
+use sextant_query::http::response::trace_json_capacity;
 use sextant_query::{QueryArgs, Stores};
 use sextant_storage::embedded::EmbeddedArgs;
 use sextant_storage::memory::MemoryStore;
@@ -92,6 +96,16 @@ fn dataset(now_us: u64) -> Vec<Span> {
     spans
 }
 
+/// The traces' compact UI JSON as the API handlers write it (direct writer, buffer sized
+/// from the span count), without the envelope.
+fn ui_json(traces: &[Trace]) -> Vec<u8> {
+    let spans = traces.iter().map(|t| t.spans.len()).sum();
+    let mut out = Vec::with_capacity(trace_json_capacity(spans));
+    let refs: Vec<UiTraceRef> = traces.iter().map(UiTraceRef::new).collect();
+    write_compact_traces(&refs, &mut out);
+    out
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted.get(idx).copied().unwrap_or_default()
@@ -148,6 +162,72 @@ fn report(store: &str, what: &str, direct: (Duration, Duration), other: (Duratio
         other.1.saturating_sub(direct.1),
     );
 }
+
+/// The CPU cost of the search answer's pieces, without the store call or any I/O, on one
+/// fixed result: cloning it (the adjusters work on a copy here), clone + adjusters, and the
+/// UI JSON by serde_json of `UiTraceRef` (the previous path, kept as the reference) and by
+/// the direct writer the handlers use. Minimum and median of BREAKDOWN_ITERS iterations: the
+/// minimum is what the code costs when the shared machine leaves it alone.
+fn breakdown(store: &str, raw: &[Trace], args: &QueryArgs) {
+    let adjusters = Adjusters::new(args.max_clock_skew_adjustment);
+    let spans: usize = raw.iter().map(|t| t.spans.len()).sum();
+    let time = |f: &mut dyn FnMut()| {
+        let mut d: Vec<Duration> = (0..BREAKDOWN_ITERS)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed()
+            })
+            .collect();
+        d.sort();
+        (d[0], d[d.len() / 2])
+    };
+    let clone = time(&mut || drop(std::hint::black_box(raw.to_vec())));
+    let adjust = time(&mut || {
+        let mut traces = raw.to_vec();
+        for t in &mut traces {
+            adjusters.adjust(t);
+        }
+        drop(std::hint::black_box(traces));
+    });
+    let mut adjusted = raw.to_vec();
+    for t in &mut adjusted {
+        adjusters.adjust(t);
+    }
+    let refs: Vec<UiTraceRef> = adjusted.iter().map(UiTraceRef::new).collect();
+    let serde_bytes = serde_json::to_vec(&refs).expect("json");
+    assert_eq!(
+        ui_json(&adjusted),
+        serde_bytes,
+        "direct writer differs from serde"
+    );
+    let serde = time(&mut || drop(std::hint::black_box(serde_json::to_vec(&refs))));
+    let serde_sized = time(&mut || {
+        let mut out = Vec::with_capacity(trace_json_capacity(spans));
+        serde_json::to_writer(&mut out, &refs).expect("json");
+        drop(std::hint::black_box(out));
+    });
+    let direct = time(&mut || drop(std::hint::black_box(ui_json(&adjusted))));
+    let per_span = |d: Duration| d.as_secs_f64() * 1e9 / spans.max(1) as f64;
+    println!(
+        "{store:9} breakdown of the search answer ({spans} spans, {} bytes), min / p50 of {BREAKDOWN_ITERS}:",
+        serde_bytes.len()
+    );
+    for (what, (min, p50)) in [
+        ("clone", clone),
+        ("clone+adjust", adjust),
+        ("json serde", serde),
+        ("json serde sz", serde_sized),
+        ("json direct", direct),
+    ] {
+        println!(
+            "{store:9}  {what:13} min {min:>9.1?} p50 {p50:>9.1?} ({:.0} ns/span at min)",
+            per_span(min)
+        );
+    }
+}
+
+const BREAKDOWN_ITERS: usize = 200;
 
 fn report_store(store: &str, what: &str, direct: (Duration, Duration)) {
     println!(
@@ -424,7 +504,7 @@ async fn bench(w: Workload) {
                 .await
                 .expect("get")
                 .expect("found");
-            let body = serde_json::to_vec(&UiTraceRef::new(&t)).expect("json");
+            let body = ui_json(std::slice::from_ref(&t));
             assert!(body.len() > 100);
         }
     })
@@ -466,8 +546,7 @@ async fn bench(w: Workload) {
         let query = search.clone();
         async move {
             let traces = service.find_traces(&query, false).await.expect("find");
-            let ui: Vec<UiTraceRef> = traces.iter().map(UiTraceRef::new).collect();
-            assert!(serde_json::to_vec(&ui).expect("json").len() > 1000);
+            assert!(ui_json(&traces).len() > 1000);
         }
     })
     .await;
@@ -481,6 +560,11 @@ async fn bench(w: Workload) {
     })
     .await;
     report(store, " router", direct, routed);
+    breakdown(
+        store,
+        &reader.find_traces(&search).await.expect("find"),
+        &args,
+    );
     let search_request = LeanClient::request(&search_url);
     let http = lean_measure(&mut lean, |_| search_request.clone());
     report(store, " http (lean)", direct, http);

@@ -27,7 +27,7 @@ use crate::span::{Event, Resource, Span, SpanId, Trace, TraceId};
 /// `UiTrace::from_trace(trace)`.
 #[derive(Clone, Copy, Debug)]
 pub struct UiTraceRef<'a> {
-    spans: &'a [Span],
+    pub(super) spans: &'a [Span],
 }
 
 impl<'a> UiTraceRef<'a> {
@@ -113,7 +113,7 @@ impl Serialize for SpanRef<'_> {
 }
 
 /// Jaeger microseconds as the owned path stores them (`u64` of a non-negative `i64`).
-fn micros(ns: u64) -> u64 {
+pub(super) fn micros(ns: u64) -> u64 {
     u64::try_from(ns_to_us(ns)).unwrap_or(0)
 }
 
@@ -206,7 +206,7 @@ impl Serialize for Tag<'_> {
 }
 
 /// Largest binary value encoded on the stack; longer ones take one allocation.
-const STACK_BINARY: usize = 96;
+pub(super) const STACK_BINARY: usize = 96;
 
 struct Value<'a>(UiValue<'a>);
 
@@ -293,13 +293,13 @@ fn ascii(bytes: &[u8]) -> &str {
 
 /// An ID in lower-case hex: a span ID as 16 digits, a trace ID in Jaeger's form (16
 /// digits when the high half is zero, else 32), as `TraceId::to_jaeger_string`.
-struct HexId {
+pub(super) struct HexId {
     buf: [u8; 32],
     len: usize,
 }
 
 impl HexId {
-    fn trace(id: TraceId) -> Self {
+    pub(super) fn trace(id: TraceId) -> Self {
         if id.high() == 0 {
             HexId::digits(u128::from(id.low()), 16)
         } else {
@@ -307,20 +307,25 @@ impl HexId {
         }
     }
 
-    fn span(id: SpanId) -> Self {
+    pub(super) fn span(id: SpanId) -> Self {
         HexId::digits(u128::from(id.0), 16)
     }
 
-    fn digits(mut v: u128, len: usize) -> Self {
+    /// The low `len` hex digits of `v` (`len` even, at most 32), two digits per byte.
+    fn digits(v: u128, len: usize) -> Self {
         let mut buf = [b'0'; 32];
-        for b in buf.iter_mut().take(len).rev() {
-            *b = HEX[(v & 0xf) as usize];
-            v >>= 4;
+        let bytes = v.to_be_bytes();
+        let skip = bytes.len().saturating_sub(len / 2);
+        for (pair, byte) in buf.chunks_exact_mut(2).zip(bytes.iter().skip(skip)) {
+            if let [hi, lo] = pair {
+                *hi = HEX[usize::from(byte >> 4)];
+                *lo = HEX[usize::from(byte & 0xf)];
+            }
         }
         HexId { buf, len }
     }
 
-    fn as_str(&self) -> &str {
+    pub(super) fn as_str(&self) -> &str {
         ascii(self.buf.get(..self.len).unwrap_or_default())
     }
 }
@@ -357,19 +362,19 @@ impl Decimal {
         Decimal { buf, start }
     }
 
-    fn as_str(&self) -> &str {
+    pub(super) fn as_str(&self) -> &str {
         ascii(self.buf.get(self.start..).unwrap_or_default())
     }
 }
 
 /// A process key `p{index + 1}`, as `UiTrace::from_spans` assigns them.
-struct ProcessKey {
+pub(super) struct ProcessKey {
     buf: [u8; 24],
     len: usize,
 }
 
 impl ProcessKey {
-    fn new(index: usize) -> Self {
+    pub(super) fn new(index: usize) -> Self {
         let n = u64::try_from(index).unwrap_or(u64::MAX).saturating_add(1);
         let digits = Decimal::new(i64::try_from(n).unwrap_or(i64::MAX));
         let d = digits.as_str().as_bytes();
@@ -382,7 +387,7 @@ impl ProcessKey {
         ProcessKey { buf, len }
     }
 
-    fn as_str(&self) -> &str {
+    pub(super) fn as_str(&self) -> &str {
         ascii(self.buf.get(..self.len).unwrap_or_default())
     }
 }
@@ -410,5 +415,10 @@ mod tests {
             assert_eq!(HexId::trace(t).as_str(), t.to_jaeger_string());
         }
         assert_eq!(HexId::span(SpanId(0xbeef)).as_str(), "000000000000beef");
+        for id in [0u64, 1, 0x0123_4567_89ab_cdef, u64::MAX] {
+            assert_eq!(HexId::span(SpanId(id)).as_str(), format!("{id:016x}"));
+            let t = TraceId::from_halves(id, id.rotate_left(7));
+            assert_eq!(HexId::trace(t).as_str(), t.to_jaeger_string());
+        }
     }
 }

@@ -11,14 +11,17 @@
 //!
 //! The host of a span is the first of its resource attributes `host.id`, `host.ip`, `ip`
 //! (Jaeger clients' process tag) and `host.name`. Traversal is iterative, so a hostile
-//! trace with a very deep parent chain cannot overflow the stack.
+//! trace with a very deep parent chain cannot overflow the stack. A trace whose spans all
+//! come from one known host has nothing to correct, and is only checked for duplicate IDs
+//! and missing parents.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sextant_model::{find_attr, AnyValue, Span, SpanId};
+use sextant_model::{find_attr, AnyValue, Resource, Span, SpanId};
 
 use sextant_model::go_duration::format_go_duration;
 
@@ -39,8 +42,9 @@ pub fn correct(spans: &mut [Span], max_delta: Duration) {
             }
         }
     }
-    let hosts: Vec<String> = spans.iter().map(host_key).collect();
-    let mut children: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
+    let hosts = host_ids(spans);
+    // Each span's parent in the tree (`usize::MAX` for a root or a span outside it).
+    let mut parent_of = vec![usize::MAX; spans.len()];
     let mut roots = Vec::new();
     for (i, span) in spans.iter_mut().enumerate() {
         if !in_tree.get(i).copied().unwrap_or(false) {
@@ -52,8 +56,8 @@ pub fn correct(spans: &mut [Span], max_delta: Duration) {
         }
         match index.get(&span.parent_span_id) {
             Some(&p) if p != i => {
-                if let Some(c) = children.get_mut(p) {
-                    c.push(i);
+                if let Some(slot) = parent_of.get_mut(i) {
+                    *slot = p;
                 }
             }
             _ => {
@@ -65,15 +69,24 @@ pub fn correct(spans: &mut [Span], max_delta: Duration) {
             }
         }
     }
+    // With every span on one known host, no child is ever on another host than its
+    // parent: every delta is zero and the walk below would change nothing.
+    let one_host = hosts
+        .first()
+        .is_some_and(|&h| h != NO_HOST && hosts.iter().all(|&x| x == h));
+    if one_host {
+        return;
+    }
+    let children = Children::new(&parent_of);
 
     // (span, parent, inherited host, inherited delta)
     let mut queue: VecDeque<(usize, Option<usize>, usize, i128)> =
         roots.iter().map(|&r| (r, None, r, 0)).collect();
     while let Some((i, parent, host_of, inherited)) = queue.pop_front() {
-        let host = hosts.get(i).map(String::as_str).unwrap_or("");
-        let inherited_host = hosts.get(host_of).map(String::as_str).unwrap_or("");
+        let host = hosts.get(i).copied().unwrap_or(NO_HOST);
+        let inherited_host = hosts.get(host_of).copied().unwrap_or(NO_HOST);
         let (delta, host_of) = match parent {
-            Some(p) if host.is_empty() || host != inherited_host => {
+            Some(p) if host == NO_HOST || host != inherited_host => {
                 (skew(spans.get(i), spans.get(p)), i)
             }
             _ => (inherited, host_of),
@@ -81,10 +94,86 @@ pub fn correct(spans: &mut [Span], max_delta: Duration) {
         if let Some(span) = spans.get_mut(i) {
             apply(span, delta, max_delta);
         }
-        for &c in children.get(i).map(Vec::as_slice).unwrap_or(&[]) {
+        for &c in children.of(i) {
             queue.push_back((c, Some(i), host_of, delta));
         }
     }
+}
+
+/// Every span's children in span order, in two flat arrays (offsets and indices) instead
+/// of one `Vec` per span.
+struct Children {
+    start: Vec<usize>,
+    list: Vec<usize>,
+}
+
+impl Children {
+    fn new(parent_of: &[usize]) -> Self {
+        let n = parent_of.len();
+        let mut start = vec![0usize; n + 1];
+        for &p in parent_of.iter().filter(|&&p| p < n) {
+            if let Some(c) = start.get_mut(p + 1) {
+                *c += 1;
+            }
+        }
+        for i in 0..n {
+            let prev = start.get(i).copied().unwrap_or(0);
+            if let Some(c) = start.get_mut(i + 1) {
+                *c += prev;
+            }
+        }
+        let mut fill = start.clone();
+        let mut list = vec![0usize; start.get(n).copied().unwrap_or(0)];
+        for (i, &p) in parent_of.iter().enumerate() {
+            if let Some(at) = fill.get_mut(p) {
+                if let Some(slot) = list.get_mut(*at) {
+                    *slot = i;
+                }
+                *at += 1;
+            }
+        }
+        Children { start, list }
+    }
+
+    fn of(&self, i: usize) -> &[usize] {
+        match (self.start.get(i), self.start.get(i + 1)) {
+            (Some(&a), Some(&b)) => self.list.get(a..b).unwrap_or_default(),
+            _ => &[],
+        }
+    }
+}
+
+/// The id of "no known host": such a span is always treated as on another host.
+const NO_HOST: u32 = 0;
+
+/// Each span's host as a small number, equal numbers for equal host strings. The host is
+/// a property of the resource, which the spans of one process share (usually by `Arc`):
+/// it is looked up once per resource, not once per span.
+fn host_ids(spans: &[Span]) -> Vec<u32> {
+    let mut by_resource: HashMap<*const Resource, u32> = HashMap::new();
+    let mut names: HashMap<String, u32> = HashMap::new();
+    let mut last: Option<(*const Resource, u32)> = None;
+    spans
+        .iter()
+        .map(|span| {
+            let ptr = Arc::as_ptr(&span.resource);
+            if let Some((p, id)) = last {
+                if p == ptr {
+                    return id;
+                }
+            }
+            let id = *by_resource.entry(ptr).or_insert_with(|| {
+                let key = host_key(span);
+                if key.is_empty() {
+                    return NO_HOST;
+                }
+                let next = u32::try_from(names.len() + 1).unwrap_or(u32::MAX);
+                *names.entry(key).or_insert(next)
+            });
+            last = Some((ptr, id));
+            id
+        })
+        .collect()
 }
 
 fn skew(child: Option<&Span>, parent: Option<&Span>) -> i128 {
@@ -236,6 +325,46 @@ mod tests {
                     .to_string()
             ]
         );
+    }
+
+    /// One host: nothing to move, but duplicate IDs and missing parents are still reported.
+    #[test]
+    fn one_host_still_reports_problems() {
+        let mut spans = vec![
+            span(1, 0, 10, 100, "a"),
+            span(2, 1, 0, 50, "a"),
+            span(2, 1, 0, 50, "a"),
+            span(3, 9, 0, 5, "a"),
+        ];
+        let before = spans.clone();
+        correct(&mut spans, Duration::from_secs(1));
+        assert_eq!(
+            spans[1].start_time_unix_nano,
+            before[1].start_time_unix_nano
+        );
+        assert!(spans[1].warnings.is_empty());
+        assert_eq!(
+            spans[2].warnings,
+            vec![WARNING_DUPLICATE_SPAN_ID.to_string()]
+        );
+        assert_eq!(spans[3].warnings.len(), 1);
+        // The same shape across two hosts is corrected.
+        spans[1] = span(2, 1, 0, 50, "b");
+        correct(&mut spans, Duration::from_secs(1));
+        assert_eq!(spans[1].start_time_unix_nano, 35 * MS);
+    }
+
+    /// Children are visited in span order whatever the order of their parents.
+    #[test]
+    fn children_listed_before_their_parents_are_corrected() {
+        let mut spans = vec![
+            span(3, 2, 5, 10, "b"),
+            span(2, 1, 0, 50, "b"),
+            span(1, 0, 10, 100, "a"),
+        ];
+        correct(&mut spans, Duration::from_secs(1));
+        assert_eq!(spans[1].start_time_unix_nano, 35 * MS);
+        assert_eq!(spans[0].start_time_unix_nano, 40 * MS);
     }
 
     #[test]

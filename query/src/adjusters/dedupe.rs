@@ -8,18 +8,27 @@ use std::collections::HashMap;
 use sextant_model::{Span, SpanId};
 
 pub fn dedupe_identical(spans: &mut Vec<Span>) {
-    let mut first_by_id: HashMap<SpanId, Vec<usize>> = HashMap::with_capacity(spans.len());
+    // The first span kept with each ID, and the further ones kept (differing) with an ID
+    // seen before: only a repeated ID, which is rare, costs an allocation.
+    let mut first_by_id: HashMap<SpanId, usize> = HashMap::with_capacity(spans.len());
+    let mut more: HashMap<SpanId, Vec<usize>> = HashMap::new();
     let mut keep = vec![true; spans.len()];
     let mut any = false;
     for (i, span) in spans.iter().enumerate() {
-        let seen = first_by_id.entry(span.span_id).or_default();
-        if seen.iter().any(|&j| spans.get(j) == Some(span)) {
+        let first = *first_by_id.entry(span.span_id).or_insert(i);
+        if first == i {
+            continue;
+        }
+        let others = more.entry(span.span_id).or_default();
+        let duplicate =
+            spans.get(first) == Some(span) || others.iter().any(|&j| spans.get(j) == Some(span));
+        if duplicate {
             if let Some(k) = keep.get_mut(i) {
                 *k = false;
                 any = true;
             }
         } else {
-            seen.push(i);
+            others.push(i);
         }
     }
     if any {

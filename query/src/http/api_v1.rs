@@ -11,8 +11,9 @@
 //! | `GET /api/dependencies?endTs=&lookback=` | `[{"parent", "child", "callCount"}]` |
 //!
 //! Bad parameters answer 400, storage failures 500 (see [`ApiError`]), both in the envelope.
-//! Traces are written by [`UiTraceRef`] straight from the stored spans (the same bytes as
-//! serializing `UiTrace::from_trace`, without building the owned copy).
+//! Traces are written by [`traces_response`] straight from the stored spans with the UI
+//! JSON writer (the same bytes as serializing `UiTrace::from_trace`, without building the
+//! owned copy).
 
 use std::collections::BTreeSet;
 use std::time::SystemTime;
@@ -24,16 +25,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
-use sextant_model::ui_json::UiTraceRef;
-use sextant_model::{Trace, TraceId};
+use sextant_model::TraceId;
 
 use super::params::{
     parse_dependencies, parse_search, parse_span_kind, KindFilter, Params, SearchRequest,
 };
-use super::response::{
-    json_response, json_response_with_capacity, trace_json_capacity, ApiError, Envelope,
-    StructuredError,
-};
+use super::response::{json_response, traces_response, ApiError, Envelope, StructuredError};
 use super::ApiState;
 
 /// Jaeger's `spanstore.ErrTraceNotFound` text, which clients match on.
@@ -67,17 +64,6 @@ pub struct DependencyLinkJson {
 
 fn ok<T: Serialize>(params: &Params, body: Envelope<T>) -> Response {
     json_response(StatusCode::OK, &body, params.pretty())
-}
-
-/// [`ok`] for an envelope of traces, with the buffer sized from their span count.
-fn ok_traces<T: Serialize>(params: &Params, body: Envelope<T>, traces: &[Trace]) -> Response {
-    let spans = traces.iter().map(|t| t.spans.len()).sum();
-    json_response_with_capacity(
-        StatusCode::OK,
-        &body,
-        params.pretty(),
-        trace_json_capacity(spans),
-    )
 }
 
 async fn services(State(st): State<ApiState>, RawQuery(raw): RawQuery) -> Response {
@@ -163,11 +149,9 @@ async fn get_trace(
         Err(e) => return ApiError::bad_request(e.body_text()).into_response(),
     };
     match st.service.get_trace(id, params.raw()).await {
-        Ok(Some(trace)) => ok_traces(
-            &params,
-            Envelope::new([UiTraceRef::new(&trace)]),
-            std::slice::from_ref(&trace),
-        ),
+        Ok(Some(trace)) => {
+            traces_response(std::slice::from_ref(&trace), Vec::new(), params.pretty())
+        }
         Ok(None) => ApiError::not_found(TRACE_NOT_FOUND).into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
@@ -182,10 +166,7 @@ async fn search(State(st): State<ApiState>, RawQuery(raw): RawQuery) -> Response
     let raw = params.raw();
     if trace_ids.is_empty() {
         return match st.service.find_traces(&query, raw).await {
-            Ok(traces) => {
-                let data: Vec<UiTraceRef> = traces.iter().map(UiTraceRef::new).collect();
-                ok_traces(&params, Envelope::new(data), &traces)
-            }
+            Ok(traces) => traces_response(&traces, Vec::new(), params.pretty()),
             Err(e) => ApiError::from(e).into_response(),
         };
     }
@@ -202,8 +183,7 @@ async fn search(State(st): State<ApiState>, RawQuery(raw): RawQuery) -> Response
                     trace_id: id.to_jaeger_string(),
                 })
                 .collect();
-            let data: Vec<UiTraceRef> = traces.iter().map(UiTraceRef::new).collect();
-            ok_traces(&params, Envelope::new(data).with_errors(errors), &traces)
+            traces_response(&traces, errors, params.pretty())
         }
         Err(e) => ApiError::from(e).into_response(),
     }
@@ -242,7 +222,7 @@ async fn dependencies(State(st): State<ApiState>, RawQuery(raw): RawQuery) -> Re
 mod tests {
     use std::sync::Arc;
 
-    use sextant_model::ui_json::UiTrace;
+    use sextant_model::ui_json::{UiTrace, UiTraceRef};
     use sextant_model::{KeyValue, Resource, Span, SpanId, SpanKind, Trace};
 
     use super::*;
@@ -259,10 +239,17 @@ mod tests {
         }
     }
 
+    async fn response_bytes(resp: Response) -> Vec<u8> {
+        axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec()
+    }
+
     /// The handlers' envelopes of borrowed traces are byte for byte the envelopes of
     /// `UiTrace::from_trace` (the model crate tests the trace writer itself in depth).
-    #[test]
-    fn borrowed_envelopes_match_owned_ones() {
+    #[tokio::test]
+    async fn borrowed_envelopes_match_owned_ones() {
         let resource = Arc::new(Resource {
             service_name: "frontend".into(),
             attributes: vec![KeyValue::new("hostname", "h1")],
@@ -295,9 +282,19 @@ mod tests {
             }];
             let borrowed: Vec<UiTraceRef> = traces.iter().map(UiTraceRef::new).collect();
             let owned: Vec<UiTrace> = traces.iter().map(UiTrace::from_trace).collect();
+            let expected =
+                envelope_bytes(&Envelope::new(owned).with_errors(errors.clone()), pretty);
             assert_eq!(
                 envelope_bytes(&Envelope::new(borrowed).with_errors(errors.clone()), pretty),
-                envelope_bytes(&Envelope::new(owned).with_errors(errors), pretty),
+                expected,
+            );
+            // What the handlers send.
+            let sent = traces_response(&traces, errors, pretty);
+            assert_eq!(response_bytes(sent).await, expected);
+            let sent = traces_response(std::slice::from_ref(&trace), Vec::new(), pretty);
+            assert_eq!(
+                response_bytes(sent).await,
+                envelope_bytes(&Envelope::new(vec![UiTrace::from_trace(&trace)]), pretty),
             );
         }
     }

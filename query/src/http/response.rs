@@ -8,6 +8,8 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use sextant_model::ui_json::{write_compact_traces, UiTraceRef};
+use sextant_model::Trace;
 use sextant_storage::StorageError;
 
 #[derive(Serialize)]
@@ -102,18 +104,63 @@ pub fn json_response_with_capacity<T: Serialize>(
         serde_json::to_writer(&mut out, body).map(|()| out)
     };
     match bytes {
-        Ok(b) => (
-            status,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            b,
-        )
-            .into_response(),
+        Ok(b) => json_bytes(status, b),
         // Our types always serialize; should one not, say so rather than send half a body.
         Err(e) => ApiError::internal(format!("cannot encode response: {e}")).into_response(),
     }
+}
+
+/// A `/api/traces` answer: the envelope of `traces` in the UI shape, with the per-ID
+/// `errors` of a search by IDs (none: `"errors": null`).
+///
+/// The compact form (every request without `prettyPrint`) is written by the model's
+/// direct UI JSON writer into a buffer sized from the span count: the same bytes as
+/// serializing `Envelope<Vec<UiTraceRef>>` with serde_json, at a fraction of the cost;
+/// `prettyPrint` keeps the serde path and its formatter.
+pub fn traces_response(traces: &[Trace], errors: Vec<StructuredError>, pretty: bool) -> Response {
+    let refs: Vec<UiTraceRef> = traces.iter().map(UiTraceRef::new).collect();
+    let spans = traces.iter().map(|t| t.spans.len()).sum();
+    let capacity = trace_json_capacity(spans);
+    let body = Envelope::new(refs).with_errors(errors);
+    if pretty {
+        return json_response_with_capacity(StatusCode::OK, &body, true, capacity);
+    }
+    match compact_traces_envelope(&body, capacity) {
+        Ok(b) => json_bytes(StatusCode::OK, b),
+        Err(e) => ApiError::internal(format!("cannot encode response: {e}")).into_response(),
+    }
+}
+
+/// `serde_json::to_vec(body)`, with the traces written directly.
+fn compact_traces_envelope(
+    body: &Envelope<Vec<UiTraceRef<'_>>>,
+    capacity: usize,
+) -> Result<Vec<u8>, serde_json::Error> {
+    let mut out = Vec::with_capacity(capacity.clamp(128, MAX_RESERVED_BYTES));
+    out.extend_from_slice(b"{\"data\":");
+    write_compact_traces(&body.data, &mut out);
+    out.extend_from_slice(b",\"total\":");
+    serde_json::to_writer(&mut out, &body.total)?;
+    out.extend_from_slice(b",\"limit\":");
+    serde_json::to_writer(&mut out, &body.limit)?;
+    out.extend_from_slice(b",\"offset\":");
+    serde_json::to_writer(&mut out, &body.offset)?;
+    out.extend_from_slice(b",\"errors\":");
+    serde_json::to_writer(&mut out, &body.errors)?;
+    out.push(b'}');
+    Ok(out)
+}
+
+fn json_bytes(status: StatusCode, bytes: Vec<u8>) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        bytes,
+    )
+        .into_response()
 }
 
 /// A failed request: the status and the message that goes into `errors[0].msg`.
@@ -219,6 +266,54 @@ mod tests {
             body_of(json_response(StatusCode::OK, &body, false)).await,
             r#"{"data":["a\"b","ü","c"],"total":3,"limit":0,"offset":0,"errors":null}"#.as_bytes()
         );
+    }
+
+    /// The directly written envelope of traces is byte for byte serde_json's, with and
+    /// without per-ID errors, for no, one and several traces.
+    #[tokio::test]
+    async fn traces_envelope_matches_serde() {
+        use std::sync::Arc;
+
+        use sextant_model::{KeyValue, Resource, Span, SpanId, TraceId};
+
+        let resource = Arc::new(Resource {
+            service_name: "front\"end".into(),
+            attributes: vec![KeyValue::new("hostname", "h1\u{2028}<&>")],
+            ..Default::default()
+        });
+        let trace = |n: u64| Trace {
+            spans: (1..=n)
+                .map(|i| Span {
+                    trace_id: TraceId(0xabc + u128::from(n)),
+                    span_id: SpanId(i),
+                    name: format!("op\t{i}"),
+                    attributes: vec![KeyValue::new("n", i as i64)],
+                    resource: resource.clone(),
+                    ..Default::default()
+                })
+                .collect(),
+        };
+        let error = StructuredError {
+            code: 0,
+            msg: "trace not found".to_string(),
+            trace_id: "ffff".into(),
+        };
+        for traces in [
+            vec![],
+            vec![trace(1)],
+            vec![trace(3), Trace::default(), trace(2)],
+        ] {
+            for errors in [vec![], vec![error.clone(), error.clone()]] {
+                let refs: Vec<UiTraceRef> = traces.iter().map(UiTraceRef::new).collect();
+                let expected =
+                    serde_json::to_vec(&Envelope::new(refs).with_errors(errors.clone())).unwrap();
+                let got = body_of(traces_response(&traces, errors, false)).await;
+                assert_eq!(
+                    String::from_utf8_lossy(&got),
+                    String::from_utf8_lossy(&expected)
+                );
+            }
+        }
     }
 
     #[test]
