@@ -238,18 +238,23 @@ impl Serialize for Value<'_> {
 
 struct Processes<'a>(&'a [&'a Resource]);
 
+/// The process table's keys (`p1`, `p2`, … in order of first appearance) with their
+/// resources, in the order Go writes a map: sorted keys, so `p10` comes before `p2`.
+pub(super) fn sorted_process_keys<'a>(entries: &[&'a Resource]) -> Vec<(ProcessKey, &'a Resource)> {
+    let mut keys: Vec<(ProcessKey, &Resource)> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (ProcessKey::new(i), *r))
+        .collect();
+    if keys.len() >= 10 {
+        keys.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+    }
+    keys
+}
+
 impl Serialize for Processes<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // Go writes a map with sorted keys, and `p10` sorts before `p2`.
-        let mut keys: Vec<(ProcessKey, &Resource)> = self
-            .0
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (ProcessKey::new(i), *r))
-            .collect();
-        if keys.len() >= 10 {
-            keys.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
-        }
+        let keys = sorted_process_keys(self.0);
         let mut map = serializer.serialize_map(Some(keys.len()))?;
         for (key, resource) in &keys {
             map.serialize_entry(key.as_str(), &Process(resource))?;

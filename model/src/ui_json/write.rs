@@ -18,7 +18,7 @@
 use base64::Engine;
 use serde_json::ser::Formatter;
 
-use super::encode::{micros, HexId, ProcessKey, STACK_BINARY};
+use super::encode::{micros, sorted_process_keys, HexId, ProcessKey, STACK_BINARY};
 use super::{ui_value, ProcessTable, UiTraceRef, UiValue};
 use crate::jaeger::{self, TagRef};
 use crate::span::{Event, Resource, Span, TraceId};
@@ -44,12 +44,13 @@ impl UiTraceRef<'_> {
             out.extend_from_slice(hex.as_str().as_bytes());
         }
         out.extend_from_slice(b"\",\"spans\":[");
-        for (i, (span, &process)) in self.spans.iter().zip(&process_of).enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_span(out, span, process, trace_hex.as_ref());
-        }
+        comma_separated(
+            out,
+            self.spans.iter().zip(&process_of),
+            |out, (span, &process)| {
+                write_span(out, span, process, trace_hex.as_ref());
+            },
+        );
         out.extend_from_slice(b"],\"processes\":{");
         write_processes(out, &table.entries);
         out.extend_from_slice(b"},\"warnings\":null}");
@@ -60,12 +61,7 @@ impl UiTraceRef<'_> {
 /// the slice (a search answer's `data`).
 pub fn write_compact_traces(traces: &[UiTraceRef<'_>], out: &mut Vec<u8>) {
     out.push(b'[');
-    for (i, trace) in traces.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        trace.write_compact(out);
-    }
+    comma_separated(out, traces, |out, trace| trace.write_compact(out));
     out.push(b']');
 }
 
@@ -95,10 +91,7 @@ fn write_span(
     out.extend_from_slice(b",\"operationName\":");
     write_str(out, &span.name);
     out.extend_from_slice(b",\"references\":[");
-    for (i, r) in jaeger::references(span).enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
+    comma_separated(out, jaeger::references(span), |out, r| {
         out.extend_from_slice(b"{\"refType\":\"");
         out.extend_from_slice(r.ref_type.as_upper_str().as_bytes());
         out.extend_from_slice(b"\",\"traceID\":\"");
@@ -106,7 +99,7 @@ fn write_span(
         out.extend_from_slice(b"\",\"spanID\":\"");
         out.extend_from_slice(HexId::span(r.span_id).as_str().as_bytes());
         out.extend_from_slice(b"\"}");
-    }
+    });
     out.extend_from_slice(b"],\"startTime\":");
     write_u64(out, micros(span.start_time_unix_nano));
     out.extend_from_slice(b",\"duration\":");
@@ -114,12 +107,7 @@ fn write_span(
     out.extend_from_slice(b",\"tags\":");
     write_tags(out, jaeger::span_tags(span));
     out.extend_from_slice(b",\"logs\":[");
-    for (i, event) in span.events.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_log(out, event);
-    }
+    comma_separated(out, &span.events, write_log);
     out.extend_from_slice(b"],\"processID\":\"");
     out.extend_from_slice(ProcessKey::new(process).as_str().as_bytes());
     out.extend_from_slice(b"\",\"warnings\":");
@@ -127,12 +115,7 @@ fn write_span(
         out.extend_from_slice(b"null");
     } else {
         out.push(b'[');
-        for (i, w) in span.warnings.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_str(out, w);
-        }
+        comma_separated(out, &span.warnings, |out, w| write_str(out, w));
         out.push(b']');
     }
     out.push(b'}');
@@ -148,12 +131,7 @@ fn write_log(out: &mut Vec<u8>, event: &Event) {
 
 fn write_tags<'a>(out: &mut Vec<u8>, tags: impl Iterator<Item = TagRef<'a>>) {
     out.push(b'[');
-    for (i, tag) in tags.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_tag(out, tag);
-    }
+    comma_separated(out, tags, write_tag);
     out.push(b']');
 }
 
@@ -198,19 +176,7 @@ fn write_value(out: &mut Vec<u8>, value: UiValue<'_>) {
 }
 
 fn write_processes(out: &mut Vec<u8>, entries: &[&Resource]) {
-    // Go writes a map with sorted keys, and `p10` sorts before `p2`.
-    let mut keys: Vec<(ProcessKey, &Resource)> = entries
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (ProcessKey::new(i), *r))
-        .collect();
-    if keys.len() >= 10 {
-        keys.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
-    }
-    for (i, (key, resource)) in keys.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
+    comma_separated(out, sorted_process_keys(entries), |out, (key, resource)| {
         out.push(b'"');
         out.extend_from_slice(key.as_str().as_bytes());
         out.extend_from_slice(b"\":{\"serviceName\":");
@@ -218,6 +184,20 @@ fn write_processes(out: &mut Vec<u8>, entries: &[&Resource]) {
         out.extend_from_slice(b",\"tags\":");
         write_tags(out, resource.attributes.iter().map(TagRef::attribute));
         out.push(b'}');
+    });
+}
+
+/// Writes `items` with `write`, separated by commas (the brackets are the caller's).
+fn comma_separated<T>(
+    out: &mut Vec<u8>,
+    items: impl IntoIterator<Item = T>,
+    mut write: impl FnMut(&mut Vec<u8>, T),
+) {
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write(out, item);
     }
 }
 
