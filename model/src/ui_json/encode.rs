@@ -341,17 +341,24 @@ impl Serialize for HexId {
     }
 }
 
-/// A signed decimal: at most 20 characters for an `i64`.
-struct Decimal {
+/// A decimal integer on the stack: at most 20 characters for an `i64` or a `u64`.
+pub(super) struct Decimal {
     buf: [u8; 24],
     start: usize,
 }
 
 impl Decimal {
-    fn new(v: i64) -> Self {
+    pub(super) fn new(v: i64) -> Self {
+        Decimal::with_sign(v < 0, v.unsigned_abs())
+    }
+
+    pub(super) fn unsigned(v: u64) -> Self {
+        Decimal::with_sign(false, v)
+    }
+
+    fn with_sign(negative: bool, mut n: u64) -> Self {
         let mut buf = [0u8; 24];
         let mut start = buf.len();
-        let mut n = v.unsigned_abs();
         loop {
             start -= 1;
             buf[start] = b'0' + (n % 10) as u8;
@@ -360,7 +367,7 @@ impl Decimal {
                 break;
             }
         }
-        if v < 0 {
+        if negative {
             start -= 1;
             buf[start] = b'-';
         }
@@ -381,7 +388,7 @@ pub(super) struct ProcessKey {
 impl ProcessKey {
     pub(super) fn new(index: usize) -> Self {
         let n = u64::try_from(index).unwrap_or(u64::MAX).saturating_add(1);
-        let digits = Decimal::new(i64::try_from(n).unwrap_or(i64::MAX));
+        let digits = Decimal::unsigned(n);
         let d = digits.as_str().as_bytes();
         let mut buf = [0u8; 24];
         buf[0] = b'p';

@@ -18,7 +18,7 @@
 use base64::Engine;
 use serde_json::ser::Formatter;
 
-use super::encode::{micros, sorted_process_keys, HexId, ProcessKey, STACK_BINARY};
+use super::encode::{micros, sorted_process_keys, Decimal, HexId, ProcessKey, STACK_BINARY};
 use super::{ui_value, ProcessTable, UiTraceRef, UiValue};
 use crate::jaeger::{self, TagRef};
 use crate::span::{Event, Resource, Span, TraceId};
@@ -281,25 +281,12 @@ pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-pub(super) fn write_u64(out: &mut Vec<u8>, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut start = buf.len();
-    loop {
-        start -= 1;
-        buf[start] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(buf.get(start..).unwrap_or_default());
+pub(super) fn write_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(Decimal::unsigned(v).as_str().as_bytes());
 }
 
 fn write_i64(out: &mut Vec<u8>, v: i64) {
-    if v < 0 {
-        out.push(b'-');
-    }
-    write_u64(out, v.unsigned_abs());
+    out.extend_from_slice(Decimal::new(v).as_str().as_bytes());
 }
 
 /// As serde_json's `serialize_f64`: its formatter for a finite value, `null` otherwise.
