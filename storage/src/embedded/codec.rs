@@ -130,13 +130,12 @@ struct Encoder<'a> {
 
 impl<'a> Encoder<'a> {
     fn str_id(&mut self, s: &'a str) -> u64 {
-        if let Some(&id) = self.string_ids.get(s) {
-            return id;
-        }
-        let id = self.strings.len() as u64;
-        self.strings.push(s);
-        self.string_ids.insert(s, id);
-        id
+        // One hash whether the string is new or not (high-cardinality values are new in every block).
+        let strings = &mut self.strings;
+        *self.string_ids.entry(s).or_insert_with(|| {
+            strings.push(s);
+            strings.len() as u64 - 1
+        })
     }
 
     fn str_ref(&mut self, out: &mut Vec<u8>, s: &'a str) {

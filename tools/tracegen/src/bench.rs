@@ -31,6 +31,9 @@ pub struct BenchConfig {
     pub directory: Option<PathBuf>,
     /// Extra flags for `sextant` (e.g. `--embedded.write-buffer-mb=256`).
     pub extra_args: Vec<String>,
+    /// Generate and encode every request before ingest starts (see
+    /// [`LoadConfig::pregenerate`]), so the load generator's CPU during ingest is the sending.
+    pub pregenerate: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -207,9 +210,12 @@ impl Sextant {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             if let Some(status) = s.child.try_wait()? {
+                // The log's directory may be temporary and gone once the error is printed.
+                let text = std::fs::read_to_string(log).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(20).collect();
                 return Err(BenchError::Setup(format!(
-                    "sextant exited with {status} during start-up; see {}",
-                    log.display()
+                    "sextant exited with {status} during start-up; the end of its log:\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
                 )));
             }
             if let Ok(r) = client.get(&health).send().await {
@@ -553,8 +559,17 @@ pub async fn run(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
     load.batch_spans = cfg.batch_spans;
     load.max_spans = Some(cfg.spans);
     load.report_every = Some(Duration::from_secs(5));
+    load.pregenerate = cfg.pregenerate;
+    let generating = Instant::now();
+    let prepared = load::prepare(load)?;
+    if cfg.pregenerate {
+        eprintln!(
+            "bench: generated and encoded the requests in {:.1}s, before the clock starts",
+            generating.elapsed().as_secs_f64()
+        );
+    }
     let (sextant_cpu_before, loadgen_cpu_before) = (server.cpu_secs(), process_cpu_secs("self"));
-    let ingest = load::run(load).await?;
+    let ingest = prepared.run().await?;
     let sextant_cpu_secs = server.cpu_secs() - sextant_cpu_before;
     let loadgen_cpu_secs = process_cpu_secs("self") - loadgen_cpu_before;
     let peak_rss_bytes = server.peak_rss();

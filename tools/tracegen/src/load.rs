@@ -3,14 +3,15 @@
 //! pacing to a target rate; counts of sent / acknowledged / failed spans are shared and
 //! reported periodically and at the end.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use sextant_model::Span;
 
 use crate::generate::Generator;
-use crate::send::{SendError, Sender, WireProtocol};
+use crate::send::{encode_otlp, SendError, Sender, WireProtocol};
 
 /// What to send, where, and how fast.
 #[derive(Clone, Debug)]
@@ -33,6 +34,11 @@ pub struct LoadConfig {
     pub report_every: Option<Duration>,
     /// Retries of a batch the receiver refused as busy, with backoff.
     pub retries: u32,
+    /// Generate and encode every request before the clock starts (OTLP gRPC, with
+    /// `max_spans` or `max_traces`): the run then measures the receiver rather than the
+    /// generator, which on one machine shares the receiver's cores. Costs the memory of
+    /// all requests (~0.5 KB per span).
+    pub pregenerate: bool,
 }
 
 impl LoadConfig {
@@ -49,6 +55,7 @@ impl LoadConfig {
             max_traces: None,
             report_every: None,
             retries: 10,
+            pregenerate: false,
         }
     }
 }
@@ -116,56 +123,147 @@ fn now_nanos() -> u64 {
 
 /// Runs the load until a stop condition; connection failures end the run with an error.
 pub async fn run(config: LoadConfig) -> Result<Report, SendError> {
-    let config = Arc::new(config);
-    let generator = Arc::new(Generator::new(config.seed));
-    let counters = Arc::new(Counters::default());
-    let mut senders = Vec::new();
-    for _ in 0..config.workers.max(1) {
-        senders.push(Sender::connect(config.protocol, &config.endpoint).await?);
-    }
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for sender in senders {
-        let (config, generator, counters) = (config.clone(), generator.clone(), counters.clone());
-        tasks.push(tokio::spawn(worker(
-            sender, config, generator, counters, started,
-        )));
-    }
-    let reporter = config.report_every.map(|every| {
-        let counters = counters.clone();
-        tokio::spawn(async move {
-            let mut last = (Instant::now(), 0u64);
-            loop {
-                tokio::time::sleep(every).await;
-                let acked = counters.acked.load(Ordering::Relaxed);
-                let elapsed = last.0.elapsed().as_secs_f64().max(1e-9);
-                eprintln!(
-                    "tracegen: {:>6.1}s  sent {}  acked {}  failed {}  {:.0} spans/s",
-                    started.elapsed().as_secs_f64(),
-                    counters.sent.load(Ordering::Relaxed),
-                    acked,
-                    counters.failed.load(Ordering::Relaxed),
-                    (acked - last.1) as f64 / elapsed
-                );
-                last = (Instant::now(), acked);
-            }
-        })
-    });
-    for t in tasks {
-        let _ = t.await;
-    }
-    if let Some(r) = reporter {
-        r.abort();
-    }
-    Ok(Report {
-        traces: counters.traces.load(Ordering::Relaxed),
-        sent_spans: counters.sent.load(Ordering::Relaxed),
-        acked_spans: counters.acked.load(Ordering::Relaxed),
-        failed_spans: counters.failed.load(Ordering::Relaxed),
-        retries: counters.retries.load(Ordering::Relaxed),
-        elapsed: started.elapsed(),
-        first_error: counters.first_error.lock().ok().and_then(|mut e| e.take()),
+    prepare(config)?.run().await
+}
+
+/// A load ready to send: with `pregenerate`, every request already encoded.
+pub struct Prepared {
+    config: Arc<LoadConfig>,
+    source: Arc<Source>,
+}
+
+enum Source {
+    /// Traces generated as the workers need them.
+    Live(Generator),
+    /// Encoded OTLP requests with their span and trace counts, taken in order.
+    Encoded {
+        requests: Vec<(Bytes, u64, u64)>,
+        next: AtomicUsize,
+    },
+}
+
+/// One request's worth of spans.
+enum Work {
+    Spans(Vec<Span>),
+    Encoded(Bytes, u64),
+}
+
+/// Builds the generator and, with `pregenerate`, every request of the run (the same
+/// batches, in the same order, as a live run with one worker would send).
+pub fn prepare(config: LoadConfig) -> Result<Prepared, SendError> {
+    let generator = Generator::new(config.seed);
+    let source = if config.pregenerate {
+        if config.protocol != WireProtocol::OtlpGrpc {
+            return Err(SendError::Setup(
+                "pre-generated requests are OTLP gRPC only".to_string(),
+            ));
+        }
+        if config.max_spans.is_none() && config.max_traces.is_none() {
+            return Err(SendError::Setup(
+                "pre-generating needs a span or trace count".to_string(),
+            ));
+        }
+        let unpaced = LoadConfig {
+            duration: None,
+            ..config.clone()
+        };
+        let counters = Counters::default();
+        let mut requests = Vec::new();
+        let mut traces_before = 0;
+        while let Some(batch) = next_batch(&unpaced, &generator, &counters, Instant::now()) {
+            let traces = counters.traces.load(Ordering::Relaxed);
+            requests.push((
+                encode_otlp(&batch),
+                batch.len() as u64,
+                traces - traces_before,
+            ));
+            traces_before = traces;
+        }
+        Source::Encoded {
+            requests,
+            next: AtomicUsize::new(0),
+        }
+    } else {
+        Source::Live(generator)
+    };
+    Ok(Prepared {
+        config: Arc::new(config),
+        source: Arc::new(source),
     })
+}
+
+impl Prepared {
+    /// Sends the load until a stop condition.
+    pub async fn run(self) -> Result<Report, SendError> {
+        let Prepared { config, source } = self;
+        let counters = Arc::new(Counters::default());
+        let mut senders = Vec::new();
+        for _ in 0..config.workers.max(1) {
+            senders.push(Sender::connect(config.protocol, &config.endpoint).await?);
+        }
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for sender in senders {
+            let (config, source, counters) = (config.clone(), source.clone(), counters.clone());
+            tasks.push(tokio::spawn(worker(
+                sender, config, source, counters, started,
+            )));
+        }
+        let reporter = config.report_every.map(|every| {
+            let counters = counters.clone();
+            tokio::spawn(async move {
+                let mut last = (Instant::now(), 0u64);
+                loop {
+                    tokio::time::sleep(every).await;
+                    let acked = counters.acked.load(Ordering::Relaxed);
+                    let elapsed = last.0.elapsed().as_secs_f64().max(1e-9);
+                    eprintln!(
+                        "tracegen: {:>6.1}s  sent {}  acked {}  failed {}  {:.0} spans/s",
+                        started.elapsed().as_secs_f64(),
+                        counters.sent.load(Ordering::Relaxed),
+                        acked,
+                        counters.failed.load(Ordering::Relaxed),
+                        (acked - last.1) as f64 / elapsed
+                    );
+                    last = (Instant::now(), acked);
+                }
+            })
+        });
+        for t in tasks {
+            let _ = t.await;
+        }
+        if let Some(r) = reporter {
+            r.abort();
+        }
+        let c = &counters;
+        Ok(Report {
+            traces: c.traces.load(Ordering::Relaxed),
+            sent_spans: c.sent.load(Ordering::Relaxed),
+            acked_spans: c.acked.load(Ordering::Relaxed),
+            failed_spans: c.failed.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            elapsed: started.elapsed(),
+            first_error: c.first_error.lock().ok().and_then(|mut e| e.take()),
+        })
+    }
+}
+
+/// The next request to send, from either source; `None` once a stop condition is reached.
+fn next_work(config: &LoadConfig, source: &Source, c: &Counters, started: Instant) -> Option<Work> {
+    match source {
+        Source::Live(generator) => next_batch(config, generator, c, started).map(Work::Spans),
+        Source::Encoded { requests, next } => {
+            if c.stop.load(Ordering::Relaxed)
+                || config.duration.is_some_and(|d| started.elapsed() >= d)
+            {
+                return None;
+            }
+            let (request, spans, traces) = requests.get(next.fetch_add(1, Ordering::Relaxed))?;
+            c.claimed.fetch_add(*spans, Ordering::Relaxed);
+            c.traces.fetch_add(*traces, Ordering::Relaxed);
+            Some(Work::Encoded(request.clone(), *spans))
+        }
+    }
 }
 
 /// Fills one batch with whole traces; `None` once a stop condition is reached.
@@ -209,12 +307,15 @@ fn next_batch(
 async fn worker(
     mut sender: Sender,
     config: Arc<LoadConfig>,
-    generator: Arc<Generator>,
+    source: Arc<Source>,
     c: Arc<Counters>,
     started: Instant,
 ) {
-    while let Some(batch) = next_batch(&config, &generator, &c, started) {
-        let n = batch.len() as u64;
+    while let Some(work) = next_work(&config, &source, &c, started) {
+        let n = match &work {
+            Work::Spans(batch) => batch.len() as u64,
+            Work::Encoded(_, spans) => *spans,
+        };
         if let Some(rate) = config.rate.filter(|r| *r > 0) {
             // Pace on the total claimed so far: the run as a whole keeps the target rate.
             let due =
@@ -226,7 +327,11 @@ async fn worker(
         c.sent.fetch_add(n, Ordering::Relaxed);
         let mut attempt = 0;
         loop {
-            match sender.send(&batch).await {
+            let result = match &work {
+                Work::Spans(batch) => sender.send(batch).await,
+                Work::Encoded(request, spans) => sender.send_encoded(request.clone(), *spans).await,
+            };
+            match result {
                 Ok(acked) => {
                     c.acked.fetch_add(acked, Ordering::Relaxed);
                     c.failed.fetch_add(n - acked.min(n), Ordering::Relaxed);

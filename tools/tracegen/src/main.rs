@@ -72,10 +72,11 @@ struct BenchArgs {
     /// Spans to ingest.
     #[arg(long, default_value_t = 1_000_000)]
     spans: u64,
-    /// Concurrent connections. 8, not 4: with four batches in flight sextant waits on the
-    /// batches' round trips (group commit, fsync) with CPU to spare, and the figure measured
-    /// the load generator's concurrency rather than the store (docs/benchmarks.md).
-    #[arg(long, default_value_t = 8)]
+    /// Concurrent connections. An acknowledgement waits for its group commit (fsync), so
+    /// with too few batches in flight sextant waits on round trips with CPU to spare and the
+    /// figure measures the load generator's concurrency rather than the store: 4 and then 8
+    /// were too few once the requests were encoded in advance (docs/benchmarks.md).
+    #[arg(long, default_value_t = 16)]
     workers: usize,
     #[arg(long, default_value_t = 1000)]
     batch_size: usize,
@@ -93,6 +94,11 @@ struct BenchArgs {
     /// Extra flags passed to `sextant` (repeatable), e.g. `--sextant-arg=--embedded.write-buffer-mb=256`.
     #[arg(long = "sextant-arg", allow_hyphen_values = true)]
     sextant_args: Vec<String>,
+    /// Generate traces while sending, as `tracegen send` does, instead of encoding every
+    /// request before ingest starts. The load generator then takes about a third of the two
+    /// cores it shares with sextant, and the ingest figure measures both.
+    #[arg(long)]
+    live_generation: bool,
 }
 
 async fn send(args: SendArgs) -> anyhow::Result<()> {
@@ -137,6 +143,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         queries: args.queries,
         directory: args.directory,
         extra_args: args.sextant_args,
+        pregenerate: !args.live_generation,
     };
     let report = bench::run(&config).await?;
     print!("{report}");

@@ -4,12 +4,17 @@
 
 use std::time::Duration;
 
+use bytes::{BufMut, Bytes};
+
 use sextant_model::thrift::{self, BatchMeta};
 use sextant_model::{api_v2, otlp, Span};
 use sextant_proto::jaeger::api_v2::collector_service_client::CollectorServiceClient;
 use sextant_proto::jaeger::api_v2::{Batch, PostSpansRequest};
 use sextant_proto::otlp::collector::trace::v1::trace_service_client::TraceServiceClient;
-use sextant_proto::otlp::collector::trace::v1::ExportTraceServiceRequest;
+use sextant_proto::otlp::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::{Channel, Endpoint};
 
 /// The largest UDP datagram the Jaeger agent accepts by default.
@@ -57,10 +62,14 @@ pub enum SendError {
     Refused(String),
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    /// A load that cannot be run as configured.
+    #[error("{0}")]
+    Setup(String),
 }
 
 enum Conn {
-    OtlpGrpc(TraceServiceClient<Channel>),
+    /// The generated client, and its channel for requests encoded in advance.
+    OtlpGrpc(TraceServiceClient<Channel>, Channel),
     OtlpHttp(reqwest::Client, String),
     JaegerGrpc(CollectorServiceClient<Channel>),
     AgentUdp(tokio::net::UdpSocket),
@@ -99,10 +108,14 @@ impl Sender {
     /// means concurrent connections) to `endpoint` (`host:port`).
     pub async fn connect(protocol: WireProtocol, endpoint: &str) -> Result<Sender, SendError> {
         let conn = match protocol {
-            WireProtocol::OtlpGrpc => Conn::OtlpGrpc(
-                TraceServiceClient::new(channel(endpoint).await?)
-                    .max_encoding_message_size(GRPC_MAX_MESSAGE),
-            ),
+            WireProtocol::OtlpGrpc => {
+                let channel = channel(endpoint).await?;
+                Conn::OtlpGrpc(
+                    TraceServiceClient::new(channel.clone())
+                        .max_encoding_message_size(GRPC_MAX_MESSAGE),
+                    channel,
+                )
+            }
             WireProtocol::JaegerGrpc => Conn::JaegerGrpc(
                 CollectorServiceClient::new(channel(endpoint).await?)
                     .max_encoding_message_size(GRPC_MAX_MESSAGE),
@@ -131,16 +144,12 @@ impl Sender {
     pub async fn send(&mut self, spans: &[Span]) -> Result<u64, SendError> {
         let n = spans.len() as u64;
         match &mut self.conn {
-            Conn::OtlpGrpc(client) => {
+            Conn::OtlpGrpc(client, _) => {
                 let request = ExportTraceServiceRequest {
                     resource_spans: otlp::spans_to_resource_spans(spans),
                 };
                 let response = client.export(request).await.map_err(grpc_error)?;
-                let rejected = response
-                    .into_inner()
-                    .partial_success
-                    .map_or(0, |p| u64::try_from(p.rejected_spans).unwrap_or(0));
-                Ok(n.saturating_sub(rejected))
+                Ok(otlp_acked(n, &response.into_inner()))
             }
             Conn::OtlpHttp(client, url) => {
                 let response = client
@@ -186,6 +195,94 @@ impl Sender {
                 Ok(n)
             }
         }
+    }
+}
+
+impl Sender {
+    /// Sends one OTLP `ExportTraceServiceRequest` encoded in advance (see
+    /// [`encode_otlp`]) holding `spans` spans; OTLP gRPC only. Returns the acknowledged count.
+    pub async fn send_encoded(&mut self, request: Bytes, spans: u64) -> Result<u64, SendError> {
+        let Conn::OtlpGrpc(_, channel) = &self.conn else {
+            return Err(SendError::Setup(
+                "pre-encoded requests are OTLP gRPC only".to_string(),
+            ));
+        };
+        let mut grpc = tonic::client::Grpc::new(channel.clone());
+        grpc.ready()
+            .await
+            .map_err(|e| SendError::Busy(format!("channel not ready: {e}")))?;
+        let path = PathAndQuery::from_static(EXPORT_PATH);
+        let response = grpc
+            .unary(tonic::Request::new(request), path, EncodedOtlpCodec)
+            .await
+            .map_err(grpc_error)?;
+        Ok(otlp_acked(spans, &response.into_inner()))
+    }
+}
+
+/// `TraceService/Export`, as the generated client calls it.
+const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+/// The request bytes `send_encoded` takes for `spans`: what the OTLP gRPC client would
+/// encode for them.
+pub fn encode_otlp(spans: &[Span]) -> Bytes {
+    Bytes::from(otlp::encode_export_request(spans))
+}
+
+/// Spans acknowledged of `sent`: all but those an OTLP partial success rejected.
+fn otlp_acked(sent: u64, response: &ExportTraceServiceResponse) -> u64 {
+    let rejected = response
+        .partial_success
+        .as_ref()
+        .map_or(0, |p| u64::try_from(p.rejected_spans).unwrap_or(0));
+    sent.saturating_sub(rejected)
+}
+
+/// A gRPC codec that sends bytes as they are (an already encoded request) and decodes the
+/// OTLP response as the generated client does.
+#[derive(Clone, Copy)]
+struct EncodedOtlpCodec;
+
+impl tonic::codec::Codec for EncodedOtlpCodec {
+    type Encode = Bytes;
+    type Decode = ExportTraceServiceResponse;
+    type Encoder = EncodedOtlpCodec;
+    type Decoder = EncodedOtlpCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        *self
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        *self
+    }
+}
+
+impl tonic::codec::Encoder for EncodedOtlpCodec {
+    type Item = Bytes;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: Bytes,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), Self::Error> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for EncodedOtlpCodec {
+    type Item = ExportTraceServiceResponse;
+    type Error = tonic::Status;
+
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Self::Item>, Self::Error> {
+        prost::Message::decode(src)
+            .map(Some)
+            .map_err(|e| tonic::Status::internal(format!("decoding the response: {e}")))
     }
 }
 
