@@ -23,22 +23,32 @@ async fn every_span_is_acknowledged_and_stored() {
     )
     .await
     .unwrap();
+    // (protocol, address, seed, requests encoded before sending)
     let cases = [
         (
             WireProtocol::OtlpGrpc,
             collector.otlp_grpc_addr.unwrap(),
             11,
+            false,
+        ),
+        (
+            WireProtocol::OtlpGrpc,
+            collector.otlp_grpc_addr.unwrap(),
+            14,
+            true,
         ),
         (
             WireProtocol::OtlpHttp,
             collector.otlp_http_addr.unwrap(),
             12,
+            false,
         ),
-        (WireProtocol::JaegerGrpc, collector.grpc_addr, 13),
+        (WireProtocol::JaegerGrpc, collector.grpc_addr, 13, false),
     ];
-    for (protocol, addr, seed) in cases {
+    for (protocol, addr, seed, pregenerate) in cases {
         let mut config = LoadConfig::new(protocol, addr.to_string());
         config.seed = seed;
+        config.pregenerate = pregenerate;
         config.workers = 2;
         config.batch_spans = 300;
         config.max_traces = Some(40);
@@ -72,4 +82,17 @@ async fn every_span_is_acknowledged_and_stored() {
         }
     }
     shutdown.trigger();
+}
+
+#[test]
+fn pregenerating_needs_otlp_grpc_and_an_end() {
+    let mut config = LoadConfig::new(WireProtocol::JaegerGrpc, "127.0.0.1:1");
+    config.pregenerate = true;
+    config.max_traces = Some(1);
+    let err = load::prepare(config).err().unwrap().to_string();
+    assert!(err.contains("OTLP gRPC only"), "{err}");
+    let mut config = LoadConfig::new(WireProtocol::OtlpGrpc, "127.0.0.1:1");
+    config.pregenerate = true;
+    let err = load::prepare(config).err().unwrap().to_string();
+    assert!(err.contains("span or trace count"), "{err}");
 }
