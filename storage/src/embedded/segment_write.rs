@@ -143,38 +143,73 @@ pub fn write_segment(
         ))
     });
     std::thread::scope(|scope| {
-        // The term index takes about a third of a flush and needs only the sorted spans: it
-        // is built on a second thread while this one encodes and compresses the blocks.
-        let terms = scope.spawn(|| term_postings(&spans));
-        write_sorted(&tmp, partition, &spans, terms, edges, opts)
+        // The indexes (terms about a third of a flush, stat postings) need only the sorted
+        // spans: they are built on a second thread while this one encodes and compresses
+        // the blocks.
+        let index = scope.spawn(|| Index::build(&spans));
+        write_sorted(&tmp, partition, &spans, index, edges, opts)
     })?;
     fs::rename(&tmp, &path)?;
     sync_dir(dir)?;
     Ok(path)
 }
 
-/// Every term of `spans` (sorted by trace) with the ordinals of the traces it occurs in.
-fn term_postings(spans: &[&Span]) -> Vec<(Term, Vec<u32>)> {
-    let mut terms = TermPostings::default();
-    let mut ord = 0u32;
-    let mut prev = None;
-    for s in spans {
-        if prev.is_some_and(|p| p != s.trace_id) {
-            ord += 1;
-        }
-        prev = Some(s.trace_id);
-        terms.add_span(s, ord);
-    }
-    terms.into_sorted()
+/// What a segment indexes about its spans, by trace ordinal (the trace's row in the
+/// sorted spans).
+struct Index<'a> {
+    /// Every term with the ordinals of the traces it occurs in, sorted by term.
+    terms: Vec<(Term, Vec<u32>)>,
+    all: StatPosting,
+    services: HashMap<&'a str, StatPosting, RandomState>,
+    ops: HashMap<(&'a str, &'a str, SpanKind), StatPosting, RandomState>,
+    /// 0 and 0 without spans.
+    min_start: u64,
+    max_start: u64,
 }
 
-/// Writes the segment file `tmp` from `spans` sorted by trace and their term postings,
-/// which another thread is building, and syncs it.
-fn write_sorted(
+impl<'a> Index<'a> {
+    /// Indexes `spans`, sorted by trace.
+    fn build(spans: &[&'a Span]) -> Index<'a> {
+        let mut terms = TermPostings::default();
+        let mut index = Index {
+            terms: Vec::new(),
+            all: Vec::new(),
+            services: HashMap::default(),
+            ops: HashMap::default(),
+            min_start: u64::MAX,
+            max_start: 0,
+        };
+        let mut ord = 0u32;
+        let mut prev = None;
+        for &s in spans {
+            if prev.is_some_and(|p| p != s.trace_id) {
+                ord += 1;
+            }
+            prev = Some(s.trace_id);
+            index.min_start = index.min_start.min(s.start_time_unix_nano);
+            index.max_start = index.max_start.max(s.start_time_unix_nano);
+            let st = Stats::of(s);
+            add(&mut index.all, ord, st);
+            add(index.services.entry(s.service_name()).or_default(), ord, st);
+            let op = (s.service_name(), s.name.as_str(), s.kind);
+            add(index.ops.entry(op).or_default(), ord, st);
+            terms.add_span(s, ord);
+        }
+        if spans.is_empty() {
+            index.min_start = 0;
+        }
+        index.terms = terms.into_sorted();
+        index
+    }
+}
+
+/// Writes the segment file `tmp` from `spans` sorted by trace and their index, which
+/// another thread is building, and syncs it.
+fn write_sorted<'a>(
     tmp: &Path,
     partition: u64,
-    spans: &[&Span],
-    terms: std::thread::ScopedJoinHandle<'_, Vec<(Term, Vec<u32>)>>,
+    spans: &[&'a Span],
+    index: std::thread::ScopedJoinHandle<'_, Index<'a>>,
     edges: &Edges,
     opts: WriteOptions,
 ) -> io::Result<()> {
@@ -185,20 +220,15 @@ fn write_sorted(
     };
     w.write(MAGIC)?;
 
-    // Data blocks, built together with the trace table and the postings.
+    // Data blocks, built together with the trace table.
     let mut blocks: Vec<u8> = Vec::new();
     let mut block_count = 0u64;
     let mut traces: Vec<u8> = Vec::new();
     let mut trace_count = 0u64;
-    let mut all: StatPosting = Vec::new();
-    let mut services: HashMap<&str, StatPosting, RandomState> = HashMap::default();
-    let mut ops: HashMap<(&str, &str, SpanKind), StatPosting, RandomState> = HashMap::default();
-    let (mut min_start, mut max_start) = (u64::MAX, 0u64);
     let mut block_start = 0usize;
     let mut block_bytes = 0usize;
     let mut trace_first_block = 0u64;
     let mut trace_last_block = 0u64;
-    let mut ord: u32 = 0;
     for i in 0..spans.len() {
         let Some(s) = spans.get(i) else { break };
         let new_trace = i == 0 || spans.get(i - 1).map(|p| p.trace_id) != Some(s.trace_id);
@@ -214,7 +244,6 @@ fn write_sorted(
         if new_trace {
             if i > 0 {
                 put_u64(&mut traces, trace_last_block - trace_first_block + 1);
-                ord += 1;
             }
             traces.extend_from_slice(&s.trace_id.to_bytes());
             put_u64(&mut traces, block_count);
@@ -223,17 +252,6 @@ fn write_sorted(
         }
         trace_last_block = block_count;
         block_bytes += approx_size(s);
-        min_start = min_start.min(s.start_time_unix_nano);
-        max_start = max_start.max(s.start_time_unix_nano);
-        let st = Stats::of(s);
-        add(&mut all, ord, st);
-        add(services.entry(s.service_name()).or_default(), ord, st);
-        add(
-            ops.entry((s.service_name(), s.name.as_str(), s.kind))
-                .or_default(),
-            ord,
-            st,
-        );
     }
     if block_start < spans.len() {
         let chunk = spans.get(block_start..).unwrap_or_default();
@@ -243,14 +261,18 @@ fn write_sorted(
     if !spans.is_empty() {
         put_u64(&mut traces, trace_last_block - trace_first_block + 1);
     }
-    if spans.is_empty() {
-        min_start = 0;
-    }
+    let Index {
+        terms,
+        all,
+        services,
+        ops,
+        min_start,
+        max_start,
+    } = index
+        .join()
+        .map_err(|_| io::Error::other("indexing the segment panicked"))?;
 
     // Term postings, then the term dictionary in compressed blocks.
-    let terms = terms
-        .join()
-        .map_err(|_| io::Error::other("building the term index panicked"))?;
     let mut refs = Vec::with_capacity(terms.len());
     for (_, list) in &terms {
         if list.len() <= INLINE_POSTING {
