@@ -348,6 +348,15 @@ fn process_hash(r: &Resource) -> u64 {
 impl<'a> ProcessTable<'a> {
     const LINEAR_MAX: usize = 16;
 
+    /// The table of `spans`' processes and each span's index in it. Keys are assigned in
+    /// span order, but the `processes` object comes after the spans: one pass up front
+    /// keeps the span writers free of shared mutable state.
+    pub(crate) fn of_spans(spans: &'a [Span]) -> (ProcessTable<'a>, Vec<usize>) {
+        let mut table = ProcessTable::default();
+        let process_of = spans.iter().map(|s| table.index_of(&s.resource)).collect();
+        (table, process_of)
+    }
+
     /// The index of `process` (its key is `p{index + 1}`), adding it when new.
     pub(crate) fn index_of(&mut self, process: &'a Resource) -> usize {
         if let Some((last, idx)) = self.last {

@@ -43,14 +43,7 @@ impl<'a> UiTraceRef<'a> {
 
 impl Serialize for UiTraceRef<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // Keys are assigned in span order, but the `processes` object comes after the
-        // spans; one pass up front keeps the span writer free of shared mutable state.
-        let mut table = ProcessTable::default();
-        let process_of: Vec<usize> = self
-            .spans
-            .iter()
-            .map(|s| table.index_of(&s.resource))
-            .collect();
+        let (table, process_of) = ProcessTable::of_spans(self.spans);
         let trace_id = self.spans.first().map(|s| HexId::trace(s.trace_id));
 
         let mut t = serializer.serialize_struct("UiTrace", 4)?;

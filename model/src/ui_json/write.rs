@@ -27,12 +27,7 @@ impl UiTraceRef<'_> {
     /// Appends this trace's compact UI JSON to `out`: the same bytes as
     /// `serde_json::to_writer(out, self)`.
     pub fn write_compact(&self, out: &mut Vec<u8>) {
-        let mut table = ProcessTable::default();
-        let process_of: Vec<usize> = self
-            .spans
-            .iter()
-            .map(|s| table.index_of(&s.resource))
-            .collect();
+        let (table, process_of) = ProcessTable::of_spans(self.spans);
 
         // Spans (and parent references) of a trace nearly always carry its ID: hex it once.
         let trace_hex = self
