@@ -19,36 +19,23 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use sextant_model::{otlp, Span};
 use sextant_storage::embedded::{EmbeddedOptions, EmbeddedStore};
 use sextant_storage::SpanWriter;
+use sextant_tracegen::bench::stat_line_cpu_secs;
 use sextant_tracegen::generate::Generator;
 
-// The all-in-one's allocator: spans are allocated on writer threads and freed on the flush
-// thread, which glibc's malloc makes several times dearer.
+// The all-in-one's allocator (spans are allocated on writer threads and freed elsewhere, so
+// the allocator is part of what this measures).
 #[global_allocator]
 static GLOBAL: sextant_common::alloc::MiMalloc = sextant_common::alloc::MiMalloc;
 
 const BATCH_SPANS: usize = 1000;
 const WRITERS: usize = 8;
 
-/// User + system CPU seconds from a `/proc/.../stat` line (utime and stime are fields 14
-/// and 15; the command name before them may hold spaces, so count after its ')').
-fn stat_cpu_secs(stat: &str) -> f64 {
-    let after = stat
-        .rfind(')')
-        .and_then(|i| stat.get(i + 2..))
-        .unwrap_or("");
-    let fields: Vec<f64> = after
-        .split(' ')
-        .skip(11)
-        .take(2)
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    fields.iter().sum::<f64>() / 100.0 // USER_HZ
-}
-
 /// CPU seconds of the whole process (threads that have exited included) and of the
 /// runtime's worker threads (the writer tasks: encoding and WAL framing).
 fn cpu_now() -> (f64, f64) {
-    let process = std::fs::read_to_string("/proc/self/stat").map_or(0.0, |s| stat_cpu_secs(&s));
+    // utime and stime are fields 14 and 15 of a stat line.
+    let cpu = |stat: &str| stat_line_cpu_secs(stat, 14);
+    let process = std::fs::read_to_string("/proc/self/stat").map_or(0.0, |s| cpu(&s));
     let mut workers = 0.0;
     for task in std::fs::read_dir("/proc/self/task")
         .into_iter()
@@ -57,7 +44,7 @@ fn cpu_now() -> (f64, f64) {
     {
         if let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) {
             if stat.contains("(writer)") {
-                workers += stat_cpu_secs(&stat);
+                workers += cpu(&stat);
             }
         }
     }

@@ -292,9 +292,16 @@ fn exited_children_cpu_secs() -> f64 {
 /// The sum of the two tick counts at `field` and `field + 1` (1-based, as `man 5 proc`
 /// numbers them) of `/proc/<pid>/stat`, in seconds.
 fn stat_cpu_secs(pid: &str, field: usize) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat_line_cpu_secs(&stat, field)
+}
+
+/// The sum of the two tick counts at `field` and `field + 1` (1-based, as `man 5 proc`
+/// numbers them) of a `/proc/<pid>/stat` or `/proc/<pid>/task/<tid>/stat` line, in seconds;
+/// 0 for what cannot be parsed.
+pub fn stat_line_cpu_secs(stat: &str, field: usize) -> f64 {
     // USER_HZ, the unit of these fields, is 100 on every Linux this runs on.
     const TICKS_PER_SEC: f64 = 100.0;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (field 2), which is in parentheses and may contain
     // spaces: field n is at index n - 3 of the rest.
     let fields: Vec<&str> = stat
